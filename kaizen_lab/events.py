@@ -1,0 +1,196 @@
+"""The one typed event stream (ARCHITECTURE idea 2).
+
+Every step of a run emits one of these frozen records. Tracing, the monitor, metrics, the debugger, widgets
+and panels only consume them. Process-wide listeners (``add_listener``) see every event of every run; a run
+also keeps its own list (``ExecutionResult.events``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, TypeAlias
+
+__all__ = [
+    "Event",
+    "EventListener",
+    "ModelCalled",
+    "Retried",
+    "RunFinished",
+    "RunStarted",
+    "StepFinished",
+    "StepStarted",
+    "ToolCalled",
+    "add_listener",
+    "collecting",
+    "emit",
+    "record",
+    "event_to_dict",
+    "has_listeners",
+    "new_id",
+]
+
+StepName: TypeAlias = Literal[
+    "validate_inputs", "format", "model", "tool", "parse", "validate_outputs", "node", "pattern"
+]
+Status: TypeAlias = Literal["ok", "error", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted:
+    run_id: str
+    agent_id: str
+    inputs: dict[str, Any]
+    model: str = ""
+    parent_run_id: str | None = None
+    ts: float = field(default_factory=time.time)
+    kind: Literal["run_started"] = "run_started"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished:
+    run_id: str
+    agent_id: str
+    status: Status
+    outputs: dict[str, Any] = field(default_factory=dict)
+    duration_ms: float = 0.0
+    error: str | None = None
+    error_type: str | None = None
+    ts: float = field(default_factory=time.time)
+    kind: Literal["run_finished"] = "run_finished"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted:
+    run_id: str
+    step: StepName
+    name: str = ""
+    ts: float = field(default_factory=time.time)
+    kind: Literal["step_started"] = "step_started"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFinished:
+    run_id: str
+    step: StepName
+    name: str = ""
+    status: Status = "ok"
+    duration_ms: float = 0.0
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    ts: float = field(default_factory=time.time)
+    kind: Literal["step_finished"] = "step_finished"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelCalled:
+    run_id: str
+    model: str
+    attempt: int = 1
+    duration_ms: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None
+    cache_hit: bool = False
+    tool_calls: tuple[str, ...] = ()
+    finish: str = "stop"
+    text_preview: str = ""
+    error: str | None = None
+    ts: float = field(default_factory=time.time)
+    kind: Literal["model_called"] = "model_called"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCalled:
+    run_id: str
+    tool: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    result_preview: str = ""
+    error: str | None = None
+    duration_ms: float = 0.0
+    source: str = "python"
+    ts: float = field(default_factory=time.time)
+    kind: Literal["tool_called"] = "tool_called"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retried:
+    run_id: str
+    attempt: int
+    reason: str
+    ts: float = field(default_factory=time.time)
+    kind: Literal["retried"] = "retried"
+
+
+Event: TypeAlias = RunStarted | RunFinished | StepStarted | StepFinished | ModelCalled | ToolCalled | Retried
+EventListener: TypeAlias = Callable[[Event], None]
+
+_listeners: tuple[EventListener, ...] = ()
+_lock = threading.Lock()
+_counter = itertools.count(1)
+_prefix = f"{int(time.time() * 1000) % 10**8:08x}"
+
+
+def new_id(prefix: str = "run") -> str:
+    """A process-unique, sortable id such as ``run-0badf00d-000042`` (cheap: no uuid, no syscalls)."""
+    return f"{prefix}-{_prefix}-{next(_counter):06d}"
+
+
+def add_listener(listener: EventListener) -> Callable[[], None]:
+    """Register a process-wide listener; returns a function that removes it."""
+    global _listeners
+    with _lock:
+        _listeners = (*_listeners, listener)
+
+    def remove() -> None:
+        global _listeners
+        with _lock:
+            _listeners = tuple(x for x in _listeners if x is not listener)
+
+    return remove
+
+
+def has_listeners() -> bool:
+    return bool(_listeners)
+
+
+def emit(event: Event) -> None:
+    """Send an event to every process-wide listener. A failing listener never breaks a run."""
+    for listener in _listeners:
+        try:
+            listener(event)
+        except Exception:  # noqa: BLE001 - observers must not change the outcome of a run
+            pass
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-friendly dict of an event."""
+    return asdict(event)
+
+
+_collectors: dict[str, list[Event]] = {}
+
+
+@contextlib.contextmanager
+def collecting(run_id: str) -> Iterator[list[Event]]:
+    """Collect every event ``record``-ed for ``run_id`` (from any thread) into the yielded list."""
+    bucket: list[Event] = []
+    _collectors[run_id] = bucket
+    try:
+        yield bucket
+    finally:
+        _collectors.pop(run_id, None)
+
+
+def record(event: Event) -> None:
+    """Append an event to its run's collector (if one is open) and send it to the listeners."""
+    bucket = _collectors.get(event.run_id)
+    if bucket is not None:
+        bucket.append(event)
+    if _listeners:
+        emit(event)

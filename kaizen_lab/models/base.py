@@ -1,0 +1,197 @@
+"""The model protocol every provider implements.
+
+A model is one small async method, ``request(messages, *, settings, tools, output_schema) -> ModelResponse``,
+plus ``stream(...)`` yielding text deltas. ``BaseModel`` adds the sync facade (``request_sync``) that works
+inside a running event loop, and a default ``stream`` built on ``request``.
+
+``ALLOW_REAL_REQUESTS`` is the global guard that tests switch off: a hosted model asked to make a request
+while it is off raises ``RealRequestsForbiddenError`` naming the guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from kaizen_lab._aio import run_sync
+from kaizen_lab.errors import RealRequestsForbiddenError
+
+__all__ = [
+    "ALLOW_REAL_REQUESTS",
+    "BaseModel",
+    "Message",
+    "Model",
+    "ModelResponse",
+    "ModelSettings",
+    "RequestInfo",
+    "ToolCall",
+    "ToolSpec",
+    "Usage",
+    "check_allow_real_requests",
+    "override_allow_real_requests",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A model's request to call a tool."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message. ``tool`` messages carry ``tool_call_id``; assistant messages may carry ``tool_calls``."""
+
+    role: Role
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool offered to the model: name, description and JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """Per-request settings; ``None`` means the provider's default."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] | None = None
+    timeout: float | None = None
+
+    def merged(self, other: ModelSettings | None) -> ModelSettings:
+        """``other``'s explicit values win over ours."""
+        if other is None:
+            return self
+        return replace(self, **{k: getattr(other, k) for k in self.__slots__ if getattr(other, k) is not None})
+
+    def key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, k) for k in self.__slots__ if k != "timeout")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponse:
+    """What a model returned: text and/or tool calls, usage, timing and the raw provider object."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    model_name: str = ""
+    latency_ms: float = 0.0
+    finish_reason: str = "stop"
+    cost: float | None = None
+    cache_hit: bool = False
+    raw: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What a ``FunctionModel`` function is told about the request besides the messages."""
+
+    tools: tuple[ToolSpec, ...] = ()
+    output_schema: dict[str, Any] | None = None
+    settings: ModelSettings = field(default_factory=ModelSettings)
+    call_index: int = 0
+
+
+@runtime_checkable
+class Model(Protocol):
+    """The protocol every model satisfies."""
+
+    name: str
+    provider: str
+
+    async def request(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
+                      tools: Sequence[ToolSpec] | None = None,
+                      output_schema: dict[str, Any] | None = None) -> ModelResponse: ...
+
+    def stream(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
+               output_schema: dict[str, Any] | None = None) -> AsyncIterator[str]: ...
+
+
+class BaseModel:
+    """Shared behaviour: a sync facade and a default (non-incremental) stream."""
+
+    name: str = "model"
+    provider: str = "custom"
+    #: hosted models set this so the test guard can stop them
+    hosted: bool = False
+    #: whether the provider honours ``output_schema`` natively (structured output)
+    supports_structured_output: bool = False
+
+    async def request(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
+                      tools: Sequence[ToolSpec] | None = None,
+                      output_schema: dict[str, Any] | None = None) -> ModelResponse:
+        raise NotImplementedError
+
+    async def stream(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
+                     output_schema: dict[str, Any] | None = None) -> AsyncIterator[str]:
+        response = await self.request(messages, settings=settings, output_schema=output_schema)
+        yield response.text
+
+    def request_sync(self, messages: Sequence[Message], **kwargs: Any) -> ModelResponse:
+        """``request`` from synchronous code, also inside a running event loop (Jupyter)."""
+        return run_sync(self.request(messages, **kwargs))
+
+    @property
+    def label(self) -> str:
+        """``provider:name``, as shown in traces and cards."""
+        return f"{self.provider}:{self.name}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+ALLOW_REAL_REQUESTS = True
+
+
+def check_allow_real_requests(provider: str) -> None:
+    """Raise when hosted requests are switched off (tests switch them off in conftest)."""
+    if not ALLOW_REAL_REQUESTS:
+        raise RealRequestsForbiddenError(
+            f"a real request to {provider!r} was blocked: kaizen_lab.models.base.ALLOW_REAL_REQUESTS is False. "
+            "Use model='test' (or TestModel/FunctionModel/ScriptedModel), or wrap the call in "
+            "override_allow_real_requests(True) for a server you started yourself."
+        )
+
+
+@contextlib.contextmanager
+def override_allow_real_requests(allow: bool) -> Iterator[None]:
+    """Temporarily set ``ALLOW_REAL_REQUESTS`` (e.g. to reach a local wire-format server in a test)."""
+    global ALLOW_REAL_REQUESTS
+    before = ALLOW_REAL_REQUESTS
+    ALLOW_REAL_REQUESTS = allow
+    try:
+        yield
+    finally:
+        ALLOW_REAL_REQUESTS = before

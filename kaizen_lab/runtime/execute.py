@@ -1,0 +1,204 @@
+"""Run workflows on Kailash's ``LocalRuntime`` (monitoring off) and bridge them to kaizen-lab's events.
+
+``run_workflow`` checks flat inputs against the signatures of the entry nodes (unknown names get a
+"did you mean"), gives the run an id (Kailash returns ``None`` with monitoring off), collects every event the
+kaizen-lab nodes record, and turns Kailash's wrapped exceptions back into the typed kaizen-lab error,
+with the events attached.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kaizen_lab import events as ev
+from kaizen_lab.errors import AgentRunError, KaizenError, UserError, did_you_mean
+
+if TYPE_CHECKING:
+    from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.agents.result import ExecutionResult
+
+__all__ = ["WorkflowRun", "arun_workflow", "local_runtime", "run_agent_workflow", "run_workflow"]
+
+_local = threading.local()
+_ENTRY_TYPES = {"KaizenInputNode", "KaizenAgentNode"}
+
+
+def _quiet_kailash() -> None:
+    # LocalRuntime resets kailash.runtime.base to INFO and prints tracebacks through the last-resort handler;
+    # kaizen-lab reports failures as typed errors instead.
+    logger = logging.getLogger("kailash")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
+def local_runtime(**options: Any) -> Any:
+    """A ``LocalRuntime`` with monitoring off, one per thread (construction is not free)."""
+    from kailash.runtime.local import LocalRuntime
+
+    if options:
+        _quiet_kailash()
+        return LocalRuntime(enable_monitoring=False, content_aware_success_detection=False,
+                            **options).mark_externally_managed()
+    rt = getattr(_local, "runtime", None)
+    if rt is None:
+        _quiet_kailash()
+        rt = LocalRuntime(enable_monitoring=False, content_aware_success_detection=False)
+        rt = rt.mark_externally_managed()
+        _local.runtime = rt
+    return rt
+
+
+@dataclass
+class WorkflowRun:
+    """Results of a workflow run keyed by node id, its run id, and the kaizen-lab events it recorded."""
+
+    results: dict[str, Any]
+    run_id: str
+    events: list[Any] = field(default_factory=list)
+
+    def __getitem__(self, node_id: str) -> Any:
+        return self.results[node_id]
+
+
+def _build(workflow: Any) -> Any:
+    return workflow.build() if hasattr(workflow, "build") and not hasattr(workflow, "graph") else workflow
+
+
+def _check_inputs(workflow: Any, inputs: Mapping[str, Any]) -> None:
+    """Flat inputs must name an input of some entry node (a node with no incoming connection)."""
+    names: set[str] = set()
+    entries = 0
+    for node_id, data in workflow.graph.nodes(data=True):
+        if data.get("type") in _ENTRY_TYPES and not list(workflow.graph.predecessors(node_id)):
+            entries += 1
+            names.update(data["node"]._signature().input_names)
+    if not entries:
+        return
+    for key in inputs:
+        if key not in names:
+            raise UserError(f"unknown input {key!r}{did_you_mean(key, names)}; this workflow takes {sorted(names)}")
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KaizenError):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return exc
+
+
+def _prepare(workflow: Any, inputs: Mapping[str, Any] | None, parameters: Mapping[str, Any] | None,
+             run_id: str | None) -> tuple[Any, dict[str, Any], str]:
+    wf = _build(workflow)
+    inputs = dict(inputs or {})
+    _check_inputs(wf, inputs)
+    rid = run_id or ev.new_id("wf")
+    params: dict[str, Any] = {**inputs, "kaizen_run_id": rid}
+    params.update(parameters or {})
+    return wf, params, rid
+
+
+def _raise_typed(exc: BaseException, bucket: list[Any]) -> None:
+    cause = _unwrap(exc)
+    if isinstance(cause, KaizenError):
+        cause.events = list(bucket) or cause.events
+        raise cause from exc
+    raise AgentRunError(f"workflow failed: {type(exc).__name__}: {exc}", events=bucket) from exc
+
+
+def run_workflow(workflow: Any, inputs: Mapping[str, Any] | None = None, *,
+                 parameters: Mapping[str, Any] | None = None, run_id: str | None = None,
+                 runtime: Any = None, **execute_options: Any) -> WorkflowRun:
+    """Execute a ``Workflow`` or ``WorkflowBuilder`` on LocalRuntime and return results, run id and events.
+
+    Args:
+        inputs: flat inputs (``{"question": "..."}``), checked against the entry nodes' signatures.
+        parameters: extra Kailash parameters, flat or keyed by node id.
+        execute_options: passed to ``LocalRuntime.execute`` (e.g. ``task_manager=``).
+    """
+    wf, params, rid = _prepare(workflow, inputs, parameters, run_id)
+    rt = runtime or local_runtime()
+    with ev.collecting(rid) as bucket:
+        try:
+            results, _ = rt.execute(wf, parameters=params, **execute_options)
+        except Exception as exc:
+            _raise_typed(exc, bucket)
+        _raise_failed_leaves(results, bucket)
+        return WorkflowRun(results, rid, bucket)
+
+
+async def arun_workflow(workflow: Any, inputs: Mapping[str, Any] | None = None, *,
+                        parameters: Mapping[str, Any] | None = None, run_id: str | None = None) -> WorkflowRun:
+    """Async form of ``run_workflow`` (``LocalRuntime.execute_async``; fine inside a notebook's loop)."""
+    wf, params, rid = _prepare(workflow, inputs, parameters, run_id)
+    with ev.collecting(rid) as bucket:
+        try:
+            results, _ = await local_runtime().execute_async(wf, parameters=params)
+        except Exception as exc:
+            _raise_typed(exc, bucket)
+        _raise_failed_leaves(results, bucket)
+        return WorkflowRun(results, rid, bucket)
+
+
+def _raise_failed_leaves(results: Mapping[str, Any], bucket: list[Any]) -> None:
+    # a failing leaf node does not raise in Kailash: its result carries the exception instead
+    for node_id, value in results.items():
+        if isinstance(value, dict) and value.get("failed") and "_exception" in value:
+            exc = value["_exception"]
+            cause = _unwrap(exc)
+            if isinstance(cause, KaizenError):
+                cause.events = list(bucket)
+                cause.partial = {k: v for k, v in results.items() if k != node_id}
+                raise cause
+            raise AgentRunError(f"node {node_id!r} failed: {value.get('error')}", events=bucket,
+                                partial=dict(results))
+
+
+def run_agent_workflow(agent: Agent, inputs: Mapping[str, Any]) -> ExecutionResult:
+    """Run ``agent`` through its compiled three-node workflow; the result matches ``agent.execute``."""
+    import time
+
+    rid = ev.new_id()
+    t0 = time.perf_counter()
+    started = ev.RunStarted(run_id=rid, agent_id=agent.agent_id, inputs=dict(inputs), model=agent.model_label)
+    ev.record(started)
+    try:
+        run = run_workflow(agent.to_workflow(), inputs, run_id=rid)
+    except KaizenError as exc:
+        finished = ev.RunFinished(run_id=rid, agent_id=agent.agent_id, status="error",
+                                  duration_ms=(time.perf_counter() - t0) * 1000, error=str(exc),
+                                  error_type=type(exc).__name__)
+        ev.record(finished)
+        exc.events = [started, *exc.events, finished]
+        raise
+    return result_from_workflow(agent, run, started, (time.perf_counter() - t0) * 1000, inputs)
+
+
+def result_from_workflow(agent: Agent, run: WorkflowRun, started: Any, duration_ms: float,
+                         inputs: Mapping[str, Any]) -> ExecutionResult:
+    """An ``ExecutionResult`` from the three-node workflow's results and the events its nodes recorded."""
+    from kaizen_lab.agents.result import ExecutionResult, RunMetadata
+
+    outputs = dict(run.results["output"])
+    usage = run.results["model"]["usage"]
+    step_ms: dict[str, float] = {}
+    for event in run.events:
+        if event.kind == "step_finished":
+            step_ms[event.step] = step_ms.get(event.step, 0.0) + event.duration_ms
+    finished = ev.RunFinished(run_id=run.run_id, agent_id=agent.agent_id, status="ok", outputs=outputs,
+                              duration_ms=duration_ms)
+    ev.record(finished)
+    meta = RunMetadata(run.run_id, agent.agent_id, agent.model_label, duration_ms, step_ms,
+                       usage["input_tokens"], usage["output_tokens"], usage["cost"], usage["retries"],
+                       usage["model_calls"], usage["tool_calls"], usage["cache_hits"])
+    validated = next((e.outputs for e in run.events if e.kind == "step_finished"
+                      and e.step == "validate_inputs"), None)
+    return ExecutionResult(outputs, meta, [started, *run.events, finished], validated or dict(inputs))

@@ -1,0 +1,203 @@
+"""Registered Kailash nodes that run the agent step functions (ARCHITECTURE idea 1).
+
+- ``KaizenInputNode``: validate inputs (one parameter per signature input field);
+- ``KaizenModelNode``: format → model (→ tools)* → parse, with retries;
+- ``KaizenOutputNode``: validate outputs (its results are the typed output fields);
+- ``KaizenAgentNode``: the whole agent in one node, for composing agents in larger workflows.
+
+Node config is JSON (signature text, model string, agent id) so workflows serialise and export. Inside one
+process a node may also point at a live ``Agent`` through ``agent_ref`` (its tools, memory and model objects).
+Each node takes an optional ``kaizen_run_id`` parameter, passed flat by ``run_workflow``, so its events join
+the run they belong to.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kailash.nodes.base import Node, NodeParameter, register_node
+
+from kaizen_lab import events as ev
+from kaizen_lab._aio import run_sync
+from kaizen_lab.agents import _loop
+
+if TYPE_CHECKING:
+    from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.signatures.signature import Signature
+
+__all__ = ["KaizenAgentNode", "KaizenInputNode", "KaizenModelNode", "KaizenOutputNode", "agent_config",
+           "agent_node", "register_live_agent", "signature_node"]
+
+_LIVE: weakref.WeakValueDictionary[str, Agent] = weakref.WeakValueDictionary()
+
+
+def register_live_agent(agent: Agent) -> str:
+    """Make ``agent`` reachable from node configs in this process; returns its reference."""
+    ref = f"{agent.agent_id}@{id(agent):x}"
+    _LIVE[ref] = agent
+    return ref
+
+
+def agent_config(agent: Agent, *, live: bool = True) -> dict[str, Any]:
+    """The JSON node config describing ``agent`` (plus a live reference unless ``live=False``)."""
+    config: dict[str, Any] = {"agent_id": agent.agent_id, "signature": agent.signature.to_dict(),
+                              "max_retries": agent.max_retries, "adapter": agent.adapter.name}
+    if agent.model_spec:
+        config["model"] = agent.model_spec
+    if live:
+        config["agent_ref"] = register_live_agent(agent)
+    return config
+
+
+_CONFIG_PARAMS = {
+    "agent_id": (str, "signature"),
+    "signature": (dict, None),
+    "model": (str, ""),
+    "agent_ref": (str, ""),
+    "max_retries": (int, 2),
+    "adapter": (str, "json"),
+    "kaizen_run_id": (str, ""),
+}
+
+
+class _KaizenNode(Node):
+    """Shared config handling: resolve the agent (live or rebuilt from JSON) once per node instance."""
+
+    def _config_parameters(self) -> dict[str, NodeParameter]:
+        return {name: NodeParameter(name=name, type=tp, required=False, default=default,
+                                    description=f"kaizen-lab {name}")
+                for name, (tp, default) in _CONFIG_PARAMS.items()}
+
+    def _agent(self) -> Agent:
+        cached = self.__dict__.get("_kaizen_agent")
+        if cached is not None:
+            return cached
+        ref = self.config.get("agent_ref") or ""
+        agent = _LIVE.get(ref) if ref else None
+        if agent is None:
+            agent = _agent_from_config(self.config)
+        self.__dict__["_kaizen_agent"] = agent
+        return agent
+
+    def _signature(self) -> Signature:
+        return self._agent().signature
+
+    def _state(self, run_id: str | None) -> _loop.RunState:
+        agent = self._agent()
+        return _loop.RunState(run_id or ev.new_id(), agent.agent_id, agent.model_label)
+
+
+def _agent_from_config(config: Mapping[str, Any]) -> Agent:
+    from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.errors import UserError
+    from kaizen_lab.signatures.signature import Signature
+
+    data = config.get("signature")
+    if not data:
+        raise UserError("a kaizen-lab node needs a 'signature' in its config (use Signature.to_dict())")
+    return Agent(config.get("agent_id") or "signature", Signature.from_dict(data),
+                 model=config.get("model") or None, max_retries=int(config.get("max_retries", 2)),
+                 adapter=config.get("adapter") or "json")
+
+
+def _input_parameters(signature: Signature) -> dict[str, NodeParameter]:
+    return {f.name: NodeParameter(name=f.name, type=Any, required=f.required,
+                                  default=None if f.required else f.default, description=f.description or f.name)
+            for f in signature.input_fields}
+
+
+@register_node()
+class KaizenInputNode(_KaizenNode):
+    """Validate and coerce the signature's inputs."""
+
+    def get_parameters(self) -> dict[str, NodeParameter]:
+        return {**self._config_parameters(), **_input_parameters(self._signature())}
+
+    def run(self, **kwargs: Any) -> dict[str, Any]:
+        signature = self._signature()
+        state = self._state(kwargs.get("kaizen_run_id"))
+        values = {k: kwargs[k] for k in signature.input_names if k in kwargs}
+        return {"inputs": _loop.step_validate_inputs(state, signature, values)}
+
+
+@register_node()
+class KaizenModelNode(_KaizenNode):
+    """Format the prompt, call the model (and tools), parse the answer; retry on unparseable answers."""
+
+    def get_parameters(self) -> dict[str, NodeParameter]:
+        return {**self._config_parameters(),
+                "inputs": NodeParameter(name="inputs", type=dict, required=True, description="validated inputs"),
+                "history": NodeParameter(name="history", type=list, required=False, default=[],
+                                         description="earlier turns as {role, content} dicts")}
+
+    def run(self, **kwargs: Any) -> dict[str, Any]:
+        from kaizen_lab.models.base import Message
+
+        agent = self._agent()
+        state = self._state(kwargs.get("kaizen_run_id"))
+        history = [Message(m["role"], m["content"]) for m in kwargs.get("history") or ()]
+        parsed, text = run_sync(_loop.model_phase(state, agent, kwargs["inputs"], history))
+        return {"raw": parsed, "text": text,
+                "usage": {"input_tokens": state.input_tokens, "output_tokens": state.output_tokens,
+                          "cost": state.cost, "model_calls": state.model_calls, "retries": state.retries,
+                          "tool_calls": state.tool_calls, "cache_hits": state.cache_hits}}
+
+
+@register_node()
+class KaizenOutputNode(_KaizenNode):
+    """Validate the model's parsed answer against the output types; the results are the output fields."""
+
+    def get_parameters(self) -> dict[str, NodeParameter]:
+        return {**self._config_parameters(),
+                "raw": NodeParameter(name="raw", type=dict, required=True, description="parsed model output")}
+
+    def run(self, **kwargs: Any) -> dict[str, Any]:
+        state = self._state(kwargs.get("kaizen_run_id"))
+        return _loop.step_validate_outputs(state, self._signature(), kwargs["raw"])
+
+
+@register_node()
+class KaizenAgentNode(_KaizenNode):
+    """A whole agent run in one node. Inputs arrive as fields or as one ``inputs`` dict."""
+
+    def get_parameters(self) -> dict[str, NodeParameter]:
+        params = {**self._config_parameters(), **_input_parameters(self._signature()),
+                  "inputs": NodeParameter(name="inputs", type=dict, required=False, default={},
+                                          description="all inputs as one dict (for connections)"),
+                  "session": NodeParameter(name="session", type=str, required=False, default="",
+                                           description="conversation id when the agent has memory")}
+        for f in self._signature().input_fields:  # either the field or the dict may supply it
+            params[f.name].required = False
+        return params
+
+    def run(self, **kwargs: Any) -> dict[str, Any]:
+        agent = self._agent()
+        signature = agent.signature
+        values = dict(kwargs.get("inputs") or {})
+        values.update({k: kwargs[k] for k in signature.input_names if kwargs.get(k) is not None})
+        parent = kwargs.get("kaizen_run_id") or None
+        run_id = ev.new_id()
+        result = run_sync(_loop.run_agent(agent, values, session=kwargs.get("session") or None,
+                                          run_id=run_id, parent_run_id=parent))
+        if parent:
+            for event in result.events:  # the sub-run's events also belong to the parent run
+                bucket = ev._collectors.get(parent)
+                if bucket is not None:
+                    bucket.append(event)
+        return {**result.data, "kaizen": {"run_id": result.run_id, **result.metadata.to_dict()}}
+
+
+def agent_node(agent: Agent, node_id: str) -> KaizenAgentNode:
+    """A ``KaizenAgentNode`` instance bound to ``agent`` (for ``WorkflowBuilder.add_node_instance``)."""
+    node = KaizenAgentNode(_node_id=node_id, **agent_config(agent))
+    node.__dict__["_kaizen_agent"] = agent
+    return node
+
+
+def signature_node(signature: Signature, *, node_id: str, model: Any = "test") -> KaizenAgentNode:
+    """A node running ``signature`` with ``model`` (a string, or a model object used in-process)."""
+    from kaizen_lab.agents.agent import Agent
+
+    return agent_node(Agent(node_id, signature, model=model), node_id)

@@ -1,0 +1,189 @@
+"""Adapters turn a signature and inputs into messages, and a model's text back into typed outputs (pure).
+
+``JSONAdapter`` asks for one JSON object (and offers the output JSON Schema to models that support structured
+output); it accepts the object bare, fenced or embedded in prose. ``FieldMarkerAdapter`` uses
+``[[ ## field ## ]]`` markers, for models that write prose better than JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from kaizen_lab.errors import OutputParseError
+from kaizen_lab.models.base import Message
+from kaizen_lab.signatures.signature import Signature
+
+__all__ = ["Adapter", "FieldMarkerAdapter", "JSONAdapter", "get_adapter"]
+
+DEFAULT_INSTRUCTIONS = "Given the input fields, produce the output fields."
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(\{.*?\})\s*```", re.S)
+
+
+class Adapter(Protocol):
+    name: str
+
+    def format(self, signature: Signature, inputs: Mapping[str, Any], demos: Sequence[Mapping[str, Any]] = (),
+               history: Sequence[Message] = ()) -> list[Message]: ...
+
+    def parse(self, signature: Signature, text: str) -> dict[str, Any]: ...
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except TypeError:
+        return str(value)
+
+
+def _describe(fields: Sequence[Any]) -> str:
+    return "\n".join(f"- {f.name} ({f.type_text})" + (f": {f.description}" if f.description else "")
+                     for f in fields)
+
+
+class JSONAdapter:
+    """Ask for a JSON object with the output fields; parse it leniently, validate it strictly."""
+
+    name = "json"
+
+    def system_prompt(self, signature: Signature) -> str:
+        parts = [signature.instructions or DEFAULT_INSTRUCTIONS]
+        if signature.input_fields:
+            parts.append("Input fields:\n" + _describe(signature.input_fields))
+        parts.append("Output fields:\n" + _describe(signature.output_fields))
+        keys = ", ".join(f'"{n}"' for n in signature.output_names)
+        parts.append(f"Answer with one JSON object with the keys {keys} and nothing else.")
+        return "\n\n".join(parts)
+
+    def user_prompt(self, signature: Signature, inputs: Mapping[str, Any]) -> str:
+        if len(signature.input_fields) == 1 and signature.input_fields[0].name in inputs:
+            only = signature.input_fields[0].name
+            return f"{only}: {_value_text(inputs[only])}"
+        return "\n".join(f"{name}: {_value_text(inputs[name])}" for name in signature.input_names if name in inputs)
+
+    def assistant_text(self, signature: Signature, outputs: Mapping[str, Any]) -> str:
+        return json.dumps({k: json.loads(_value_text(v)) if not isinstance(v, str) else v
+                           for k, v in outputs.items() if k in signature.output_names}, ensure_ascii=False)
+
+    def format(self, signature: Signature, inputs: Mapping[str, Any], demos: Sequence[Mapping[str, Any]] = (),
+               history: Sequence[Message] = ()) -> list[Message]:
+        messages = [Message("system", self.system_prompt(signature))]
+        for demo in demos:
+            messages.append(Message("user", self.user_prompt(signature, demo)))
+            messages.append(Message("assistant", self.assistant_text(signature, demo)))
+        messages.extend(history)
+        messages.append(Message("user", self.user_prompt(signature, inputs)))
+        return messages
+
+    def parse(self, signature: Signature, text: str) -> dict[str, Any]:
+        data = _find_json_object(text)
+        if data is None:
+            if len(signature.output_fields) == 1 and signature.output_fields[0].annotation is str and text.strip():
+                data = {signature.output_names[0]: text.strip()}
+            else:
+                raise OutputParseError("no JSON object found", raw_output=text, expected=signature.output_names)
+        return _check_and_validate(signature, data, text)
+
+
+class FieldMarkerAdapter(JSONAdapter):
+    """``[[ ## name ## ]]`` sections, one per output field."""
+
+    name = "field_marker"
+    _MARKER = re.compile(r"\[\[\s*##\s*(\w+)\s*##\s*\]\]")
+
+    def system_prompt(self, signature: Signature) -> str:
+        parts = [signature.instructions or DEFAULT_INSTRUCTIONS]
+        if signature.input_fields:
+            parts.append("Input fields:\n" + _describe(signature.input_fields))
+        parts.append("Output fields:\n" + _describe(signature.output_fields))
+        layout = "\n".join(f"[[ ## {n} ## ]]\n<{n}>" for n in signature.output_names)
+        parts.append(f"Answer in exactly this layout:\n{layout}\n[[ ## completed ## ]]")
+        return "\n\n".join(parts)
+
+    def assistant_text(self, signature: Signature, outputs: Mapping[str, Any]) -> str:
+        body = "\n".join(f"[[ ## {k} ## ]]\n{_value_text(outputs[k])}" for k in signature.output_names if k in outputs)
+        return body + "\n[[ ## completed ## ]]"
+
+    def parse(self, signature: Signature, text: str) -> dict[str, Any]:
+        sections: dict[str, str] = {}
+        marks = list(self._MARKER.finditer(text))
+        for i, m in enumerate(marks):
+            end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+            if m.group(1) != "completed":
+                sections[m.group(1)] = text[m.end():end].strip()
+        if not sections:
+            raise OutputParseError("no [[ ## field ## ]] markers found", raw_output=text,
+                                   expected=signature.output_names)
+        data: dict[str, Any] = {}
+        for name, raw in sections.items():
+            field = signature.fields.get(name)
+            if field is not None and field.annotation is not str:
+                try:
+                    data[name] = json.loads(raw)
+                    continue
+                except ValueError:
+                    pass
+            data[name] = raw
+        return _check_and_validate(signature, data, text)
+
+
+def _check_and_validate(signature: Signature, data: Any, text: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise OutputParseError(f"expected a JSON object, got {type(data).__name__}", raw_output=text,
+                               expected=signature.output_names)
+    missing = [f.name for f in signature.output_fields if f.required and f.name not in data]
+    if missing:
+        raise OutputParseError(f"missing output field(s) {missing}", raw_output=text,
+                               expected=signature.output_names, parsed=data)
+    try:
+        return signature.validate_outputs(data)
+    except OutputParseError as exc:
+        raise OutputParseError(exc.reason, raw_output=text, expected=signature.output_names, parsed=data) from None
+
+
+def _find_json_object(text: str) -> Any:
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+    fenced = _FENCE.search(text)
+    if fenced:
+        try:
+            return json.loads(fenced.group(1))
+        except ValueError:
+            pass
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+_ADAPTERS: dict[str, Adapter] = {"json": JSONAdapter(), "field_marker": FieldMarkerAdapter()}
+
+
+def get_adapter(name: str | Adapter | None) -> Adapter:
+    """``"json"`` (default) or ``"field_marker"``, or an adapter object."""
+    if name is None:
+        return _ADAPTERS["json"]
+    if not isinstance(name, str):
+        return name
+    try:
+        return _ADAPTERS[name]
+    except KeyError:
+        from kaizen_lab.errors import UserError, did_you_mean
+
+        raise UserError(f"unknown adapter {name!r}{did_you_mean(name, _ADAPTERS)}; "
+                        f"choose one of {sorted(_ADAPTERS)}") from None
