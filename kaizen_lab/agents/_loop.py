@@ -138,7 +138,7 @@ async def _request(state: RunState, agent: Agent, messages: list[Message], attem
             response = await asyncio.wait_for(coro, agent.model_timeout)
         else:
             response = await coro
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         err: KaizenError = KaizenTimeoutError(f"model {state.model} did not answer within {agent.model_timeout}s; "
                                               "raise model_timeout= or use a faster model",
                                               seconds=agent.model_timeout)
@@ -258,7 +258,7 @@ async def run_agent(agent: Agent, inputs: Mapping[str, Any], *, session: str | N
     try:
         coro = _run_steps(state, agent, inputs, session)
         outputs = await (asyncio.wait_for(coro, agent.timeout) if agent.timeout else coro)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         err: KaizenError = state.fail(KaizenTimeoutError(
             f"agent {agent.agent_id!r} did not finish within {agent.timeout}s; raise timeout= or use a faster model",
             seconds=agent.timeout))

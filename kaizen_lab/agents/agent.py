@@ -131,6 +131,16 @@ class Agent:
             session = inputs.pop("session")
         return inputs, session
 
+    async def arun(self, inputs: Mapping[str, Any], *, session: str | None = None, run_id: str | None = None,
+                   parent_run_id: str | None = None) -> ExecutionResult:
+        """Like ``aexecute`` but with inputs as a dict, and the run's ids (patterns nest runs this way)."""
+        return await run_agent(self, dict(inputs), session=session, run_id=run_id, parent_run_id=parent_run_id)
+
+    def run(self, inputs: Mapping[str, Any], *, session: str | None = None, run_id: str | None = None,
+            parent_run_id: str | None = None) -> ExecutionResult:
+        """Sync form of ``arun``."""
+        return run_sync(self.arun(inputs, session=session, run_id=run_id, parent_run_id=parent_run_id))
+
     async def aexecute(self, **inputs: Any) -> ExecutionResult:
         """Run the agent; ``session="id"`` (when memory is on) continues a conversation."""
         values, session = self._split(inputs)

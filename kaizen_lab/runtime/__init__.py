@@ -4,7 +4,13 @@ Importing this package imports kailash (about 0.4 s); nothing in ``import kaizen
 """
 
 from kaizen_lab.runtime.compiler import compile_agent, compile_signature
-from kaizen_lab.runtime.execute import WorkflowRun, arun_workflow, local_runtime, run_agent_workflow, run_workflow
+from kaizen_lab.runtime.execute import (
+    WorkflowRun,
+    arun_workflow,
+    local_runtime,
+    run_agent_workflow,
+    run_workflow,
+)
 from kaizen_lab.runtime.nodes import KaizenAgentNode, KaizenInputNode, KaizenModelNode, KaizenOutputNode
 
 __all__ = [

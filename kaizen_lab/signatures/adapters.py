@@ -73,7 +73,8 @@ class JSONAdapter:
 
     def format(self, signature: Signature, inputs: Mapping[str, Any], demos: Sequence[Mapping[str, Any]] = (),
                history: Sequence[Message] = ()) -> list[Message]:
-        messages = [Message("system", self.system_prompt(signature))]
+        system = signature.memo(f"system_prompt:{self.name}", lambda: self.system_prompt(signature))
+        messages = [Message("system", system)]
         for demo in demos:
             messages.append(Message("user", self.user_prompt(signature, demo)))
             messages.append(Message("assistant", self.assistant_text(signature, demo)))
