@@ -48,7 +48,11 @@ def _check_options(cls: Any, options: Mapping[str, Any]) -> None:
     params = inspect.signature(cls).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
-    allowed = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    named = [n for n, p in params.items()
+             if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    first = next(iter(params.values()), None)
+    # the first positional parameter is the model name, which config entries give as ``model``
+    allowed = named[1:] if first is not None and first.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else named
     for key in options:
         if key not in allowed:
             raise ConfigError(f"unknown option {key!r} for {cls.__name__}{did_you_mean(key, allowed)}; "
