@@ -88,7 +88,7 @@ class Agent:
             from kaizen_lab.models.registry import resolve_model
 
             model = resolve_model(self._model_spec, config=self.config)
-            if self._cache_spec:
+            if self._cache_spec is not None and self._cache_spec is not False:
                 from kaizen_lab.models.cache import CachedModel, MemoryCache
 
                 cache = MemoryCache() if self._cache_spec is True else self._cache_spec
