@@ -79,6 +79,8 @@ class Agent:
         self.settings = settings if isinstance(settings, ModelSettings) or settings is None \
             else ModelSettings(**dict(settings))
         self.mcp_connections: list[Any] = []
+        #: default ``concurrency`` of ``batch``/``abatch`` (tuned by the resource optimizer)
+        self.batch_concurrency = 8
 
     # -- model --------------------------------------------------------------------------------------------
     @property
@@ -153,10 +155,11 @@ class Agent:
 
     __call__ = execute
 
-    async def abatch(self, items: Sequence[Mapping[str, Any]], *, concurrency: int = 8,
+    async def abatch(self, items: Sequence[Mapping[str, Any]], *, concurrency: int | None = None,
                      progress: Callable[[int, int], None] | None = None,
                      return_exceptions: bool = False) -> list[ExecutionResult | BaseException]:
         """Run many inputs with at most ``concurrency`` in flight; results keep the input order."""
+        concurrency = concurrency or self.batch_concurrency
         if concurrency < 1:
             raise UserError(f"concurrency must be at least 1, got {concurrency}")
         semaphore = asyncio.Semaphore(concurrency)
@@ -175,7 +178,7 @@ class Agent:
 
         return list(await asyncio.gather(*(one(i) for i in items), return_exceptions=return_exceptions))
 
-    def batch(self, items: Sequence[Mapping[str, Any]], *, concurrency: int = 8,
+    def batch(self, items: Sequence[Mapping[str, Any]], *, concurrency: int | None = None,
               progress: Callable[[int, int], None] | None = None,
               return_exceptions: bool = False) -> list[ExecutionResult | BaseException]:
         """Sync form of ``abatch``."""
@@ -236,6 +239,40 @@ class Agent:
         if self.memory is None:
             raise UserError(f"agent {self.agent_id!r} has no memory; create it with memory=True")
         return self.memory.history(self.agent_id, session)
+
+    # -- MCP (thin delegates to kaizen_lab.mcp, imported on first use) -- begin ---------------------------
+    def expose_as_mcp_server(self, transport: str = "stdio", host: str = "127.0.0.1", port: int | None = None,
+                             token: str | None = None, auth: bool = True) -> Any:
+        """Serve this agent as an MCP tool; see ``kaizen_lab.mcp.expose`` (HTTP comes back running)."""
+        from kaizen_lab.mcp.server import expose
+
+        return expose(self, transport, host=host, port=port, token=token, auth=auth)  # type: ignore[arg-type]
+
+    def connect_to_mcp_servers(self, servers: Any, **options: Any) -> list[Any]:
+        """Connect to MCP servers (commands, URLs, config entries) and offer their tools to the model."""
+        from kaizen_lab.mcp._agent import mcp_namespace
+
+        return mcp_namespace(self).connect(servers, **options)
+
+    def enable_mcp_tools(self, capabilities: Any, **policy: Any) -> list[Any]:
+        """Discover MCP servers offering ``capabilities``, connect the best ones and bind their tools."""
+        from kaizen_lab.mcp._agent import enable_mcp_tools
+
+        return enable_mcp_tools(self, capabilities, **policy)
+
+    @property
+    def mcp(self) -> Any:
+        """This agent's MCP servers and tools (``agent.mcp.summary()``, ``agent.mcp.<tool>(...)``)."""
+        from kaizen_lab.mcp._agent import mcp_namespace
+
+        return mcp_namespace(self)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when normal lookup fails: ``agent.mcp_<tool>`` calls a connected MCP tool
+        if name.startswith("mcp_") and "_mcp_namespace" in self.__dict__:
+            return getattr(self.__dict__["_mcp_namespace"], name[4:])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    # -- MCP -- end ---------------------------------------------------------------------------------------
 
     # -- composition --------------------------------------------------------------------------------------
     def to_workflow_node(self, node_id: str | None = None) -> Any:
