@@ -1,0 +1,108 @@
+"""Run an export folder: ``kaizen-lab run OUT --input question="..." [--runtime local|async|distributed]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from kaizen_lab.errors import UserError
+
+__all__ = ["cli_command", "export_command", "load_export", "run_export"]
+
+RUNTIMES = ("local", "async", "distributed")
+
+
+def load_export(out: str | Path) -> ModuleType:
+    """Import ``OUT/workflow.py`` as a module (its agent and workflow are built on import)."""
+    path = Path(out) / "workflow.py"
+    if not path.exists():
+        raise UserError(f"{str(out)!r} is not an export folder (no workflow.py); create one with "
+                        "kaizen-lab export NOTEBOOK.ipynb -o OUT")
+    spec = importlib.util.spec_from_file_location(f"kaizen_export_{abs(hash(str(path.resolve())))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_export(out: str | Path, inputs: Mapping[str, Any], *, runtime: str = "local",
+               redis_url: str | None = None) -> dict[str, Any]:
+    """Run the exported workflow on ``runtime`` and return the outputs."""
+    if runtime not in RUNTIMES:
+        from kaizen_lab.errors import did_you_mean
+
+        raise UserError(f"unknown runtime {runtime!r}{did_you_mean(runtime, RUNTIMES)}; choose one of {RUNTIMES}")
+    module = load_export(out)
+    if runtime == "local":
+        return dict(module.agent.run_workflow(**inputs).data)
+    if runtime == "async":
+        from kaizen_lab.runtime.execute import arun_workflow
+
+        run = asyncio.run(arun_workflow(module.workflow, inputs))
+        return dict(run.results["output"])
+    try:
+        from kaizen_lab.integrations.distributed import run_distributed
+    except ImportError as exc:
+        raise UserError(f"the distributed runtime is not available here: {exc}") from None
+    if not redis_url:
+        raise UserError("--runtime distributed needs --redis URL (e.g. redis://127.0.0.1:6379/0) and running "
+                        "workers: kaizen-lab worker --redis URL")
+    return dict(run_distributed(module.workflow, inputs, redis_url=redis_url)["output"])
+
+
+def _parse_inputs(pairs: Sequence[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"--input takes NAME=VALUE, got {pair!r}")
+        try:
+            values[name] = json.loads(raw)
+            if not isinstance(values[name], dict | list | int | float | bool):
+                values[name] = raw
+        except ValueError:
+            values[name] = raw
+    return values
+
+
+def cli_command(argv: Sequence[str]) -> int:
+    """``kaizen-lab run OUT --input NAME=VALUE ... [--runtime local|async|distributed] [--json]``."""
+    parser = argparse.ArgumentParser(prog="kaizen-lab run", description="Run an exported workflow.")
+    parser.add_argument("out", help="the export folder (holding workflow.py)")
+    parser.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--runtime", default="local", choices=RUNTIMES)
+    parser.add_argument("--redis", default=None, help="Redis URL for --runtime distributed")
+    parser.add_argument("--json", action="store_true", help="print the outputs as JSON")
+    args = parser.parse_args(list(argv))
+    outputs = run_export(args.out, _parse_inputs(args.input), runtime=args.runtime, redis_url=args.redis)
+    if args.json:
+        print(json.dumps(outputs, default=str))
+    else:
+        for name, value in outputs.items():
+            print(f"{name}: {value}")
+    return 0
+
+
+def export_command(argv: Sequence[str]) -> int:
+    """``kaizen-lab export NOTEBOOK.ipynb -o OUT [--agent NAME] [--force]``."""
+    from kaizen_lab.export.writer import export_notebook
+
+    parser = argparse.ArgumentParser(prog="kaizen-lab export",
+                                     description="Export a notebook's agent as a runnable workflow.")
+    parser.add_argument("notebook")
+    parser.add_argument("-o", "--out", required=True, help="the folder to write")
+    parser.add_argument("--agent", default=None, help="which agent (default: the last one defined)")
+    parser.add_argument("--force", action="store_true", help="replace an existing folder")
+    args = parser.parse_args(list(argv))
+    result = export_notebook(args.notebook, args.out, agent_id=args.agent, force=args.force)
+    print(f"exported agent {result.agent_id!r} to {result.out} ({', '.join(result.files)}); "
+          f"left out cells {result.skipped_cells or 'none'}")
+    return 0

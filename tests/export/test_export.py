@@ -1,0 +1,163 @@
+"""Notebooks export to runnable workflows; the export gives the notebook's result in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from kaizen_lab.errors import UserError
+from kaizen_lab.export import analyze_cells, export_cells, export_notebook, run_export
+
+BIN = Path(sys.executable).parent
+API_CELLS = [
+    "from kaizen_lab.agents import Agent\nimport json",
+    'SUFFIX = "!"\n\ndef shout(text: str) -> str:\n    """Shout a text."""\n    return text.upper() + SUFFIX',
+    'qa = Agent("qa", "question: str -> answer: str, confidence: float", model="test", tools=[shout])',
+    'result = qa.execute(question="hello")\nprint(json.dumps(result.data))',
+    "qa.signature",
+]
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    nb = new_notebook(cells=[new_markdown_cell("# An agent"), *(new_code_cell(c) for c in cells)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+def notebook_output(path: Path) -> dict:
+    """Execute the notebook in a real kernel and read the JSON the result cell printed."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(path), as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    printed = [o["text"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if o.get("name") == "stdout"]
+    return json.loads(printed[-1])
+
+
+def test_round_trip_python_and_kailash_run_match_the_notebook(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "agent.ipynb", API_CELLS)
+    expected = notebook_output(nb)
+    result = export_notebook(nb, tmp_path / "out")
+    assert result.files == ["README.md", "kaizen.yaml", "workflow.json", "workflow.py"]
+    assert result.skipped_cells == [4, 5]  # the run-and-print cell and the display cell are left out
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "workflow.py", "--question", "hello", "--json"], cwd=out,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == expected
+    (tmp_path / "params.json").write_text(json.dumps({"question": "hello"}))
+    proc = subprocess.run([str(BIN / "kailash"), "run", str(out / "workflow.py"), "-p", str(tmp_path / "params.json")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"answer: {expected['answer']}" in proc.stdout and f"confidence: {expected['confidence']}" in proc.stdout
+    proc = subprocess.run([str(BIN / "kaizen-lab"), "run", str(out), "--input", "question=hello", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == expected
+
+
+def test_export_keeps_only_what_the_tools_need(tmp_path: Path) -> None:
+    export_cells(API_CELLS, tmp_path / "out")
+    module = (tmp_path / "out" / "workflow.py").read_text()
+    assert "def shout" in module and "SUFFIX = '!'" in module
+    assert "qa.execute" not in module and "print(json.dumps(result.data))" not in module
+
+
+def test_workflow_json_loads_with_workflow_from_dict(tmp_path: Path) -> None:
+    from kailash.workflow.graph import Workflow
+
+    from kaizen_lab.runtime import run_workflow
+
+    export_cells(['from kaizen_lab.agents import Agent\nqa = Agent("qa", "question -> answer", model="test")'],
+                 tmp_path / "out")
+    spec = json.loads((tmp_path / "out" / "workflow.json").read_text())
+    run = run_workflow(Workflow.from_dict(spec), {"question": "x"})
+    assert run.results["output"] == {"answer": "test answer"}
+
+
+def test_runtimes_local_and_async_agree(tmp_path: Path) -> None:
+    export_cells(API_CELLS, tmp_path / "out")
+    local = run_export(tmp_path / "out", {"question": "q"}, runtime="local")
+    assert local == run_export(tmp_path / "out", {"question": "q"}, runtime="async")
+    with pytest.raises(UserError, match="unknown runtime 'lokal' \\(did you mean 'local'\\?\\)"):
+        run_export(tmp_path / "out", {"question": "q"}, runtime="lokal")
+
+
+def test_existing_folder_needs_force_and_nothing_is_half_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(UserError, match="already exists and is not empty; pass --force"):
+        export_cells(API_CELLS, out)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    export_cells(API_CELLS, out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "kaizen.yaml", "workflow.json", "workflow.py"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left behind
+
+
+def test_lambda_tool_is_refused_with_cell_number_and_reason(tmp_path: Path) -> None:
+    cells = ["from kaizen_lab.agents import Agent",
+             "shout = lambda text: text.upper()",
+             'qa = Agent("qa", "question -> answer", model="test", tools=[shout])']
+    with pytest.raises(UserError, match=r"cell 2: shout is a lambda.*define it with def"):
+        export_cells(cells, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_live_object_used_by_a_tool_is_refused(tmp_path: Path) -> None:
+    cells = ["import sqlite3\nfrom kaizen_lab.agents import Agent",
+             'conn = sqlite3.connect(":memory:")',
+             'def lookup(q: str) -> str:\n    """Look up."""\n    return str(conn.execute("select 1").fetchone())',
+             'qa = Agent("qa", "question -> answer", model="test", tools=[lookup])']
+    with pytest.raises(UserError, match=r"cell 2: conn = sqlite3.connect.*live object"):
+        export_cells(cells, tmp_path / "out")
+
+
+def test_model_object_is_refused(tmp_path: Path) -> None:
+    cells = ["from kaizen_lab.agents import Agent\nfrom kaizen_lab.models import TestModel",
+             'qa = Agent("qa", "question -> answer", model=TestModel())']
+    with pytest.raises(UserError, match="model must be a string"):
+        export_cells(cells, tmp_path / "out")
+
+
+def test_secrets_never_reach_exported_files(tmp_path: Path) -> None:
+    key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
+    cells = ["from kaizen_lab.agents import Agent",
+             f'TOKEN = "{key}"\n\ndef call(q: str) -> str:\n    """Call a service."""\n    return TOKEN[:2]',
+             'qa = Agent("qa", "question -> answer", model="openai:gpt-4o-mini", tools=[call])']
+    export_cells(cells, tmp_path / "out")
+    for path in (tmp_path / "out").iterdir():
+        assert key not in path.read_text(), path.name
+    config = (tmp_path / "out" / "kaizen.yaml").read_text()
+    assert "api_key_env: OPENAI_API_KEY" in config
+
+
+def test_magic_cells_are_understood() -> None:
+    plan = analyze_cells([
+        "%load_ext kaizen_lab",
+        '%%signature QA --instructions "Be brief."\nquestion: str  # the question\n->\nanswer: str',
+        'def search(q: str) -> str:\n    """Search."""\n    return q',
+        "%agent qa QA --model test --tools search",
+        '%agent run qa question="hi"',
+    ])
+    assert plan.signatures["QA"][2] == "Be brief."
+    agent = plan.agents["qa"]
+    assert (agent.signature_ref, agent.model, agent.tools) == ("QA", "test", ["search"])
+    assert [d.names for d in plan.needed_definitions(agent)] == [{"search"}]
+
+
+def test_cli_export_reports_what_it_wrote(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "agent.ipynb", API_CELLS)
+    proc = subprocess.run([str(BIN / "kaizen-lab"), "export", str(nb), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, env={**os.environ})
+    assert proc.returncode == 0, proc.stderr
+    assert "exported agent 'qa'" in proc.stdout and "left out cells [4, 5]" in proc.stdout
