@@ -1,0 +1,267 @@
+"""Secret redaction for traces, exports, logs and error messages.
+
+Imported on hot paths (every recorded event, every error message), so it uses the standard ``re`` module only
+and compiles its patterns once. Two mechanisms work together:
+
+* text patterns: well-known credential shapes (OpenAI/Anthropic keys, bearer tokens, JWTs, AWS, GitHub, Slack,
+  Google keys, private-key blocks, passwords inside URLs) and generic ``password=...``-style assignments;
+* secret-looking keys: in ``redact(obj)`` every scalar stored under a key such as ``api_key``, ``token``,
+  ``password`` or ``authorization`` is replaced whatever it looks like.
+
+Replacements keep the label (``Bearer [REDACTED]``, ``api_key=[REDACTED]``) so the output stays readable, and
+redacting twice gives the same text.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+__all__ = [
+    "REDACTED",
+    "Redactor",
+    "default_redactor",
+    "is_secret_key",
+    "redact",
+    "redact_text",
+    "register_patterns",
+]
+
+REDACTED = "[REDACTED]"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A built-in rule: its regex, the literal substrings without which it cannot match, and whether it
+    runs on the lower-cased text."""
+
+    name: str
+    pattern: re.Pattern[str]
+    triggers: tuple[str, ...]
+    lowercase: bool = False
+
+    def keep(self, match: re.Match[str]) -> str:
+        return (match.group("keep") or "") if "keep" in self.pattern.groupindex else ""
+
+
+def _rule(name: str, pattern: str, *triggers: str, lowercase: bool = False) -> _Rule:
+    return _Rule(name, re.compile(pattern), triggers, lowercase)
+
+
+# A named group ``keep`` is copied to the output before the replacement. Regexes with a leading ``\b`` or an
+# alternation scan slowly in ``re``, so each rule runs only when one of its literal triggers occurs in the text
+# (a clean 300-character line costs a few microseconds). Each rule refuses to match an existing ``[REDACTED]``
+# so redacting twice changes nothing.
+_RULES: tuple[_Rule, ...] = (
+    _rule("private_key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+          "PRIVATE KEY-----"),
+    _rule("url_password", r"(?P<keep>://[^\s:/@]+:)(?!\[REDACTED\])[^\s@/]+(?=@)", "://"),
+    _rule("bearer", r"(?P<keep>\b[Bb]earer\s+)(?!\[REDACTED\])[A-Za-z0-9\-._~+/]{8,}=*", "earer"),
+    _rule("jwt", r"\beyJ[A-Za-z0-9_-]{6,}\.eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*", "eyJ"),
+    _rule("anthropic", r"\bsk-ant-[A-Za-z0-9_-]{16,}", "sk-ant-"),
+    _rule("openai", r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{16,}", "sk-"),
+    _rule("aws_access_key", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b",
+          "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA"),
+    _rule("github", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",
+          "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    _rule("slack", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "xox"),
+    _rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b", "AIza"),
+    _rule("stripe", r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}", "_live_", "_test_"),
+    _rule("kaizen_api_key", r"\bkz_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}", "kz_"),
+    # key = value / "key": "value" / key: value, where the key ENDS at a secret word (``max_tokens=`` and
+    # ``token_ttl_seconds=`` are not secrets: the word must be followed by the separator). Runs on the
+    # lower-cased text, so the literals below are lower case.
+    _rule("assignment",
+          r"(?P<keep>(?:api[_-]?key|apikey|secret(?:[_-]?key)?|token|passwd|password|pwd|access[_-]?key|"
+          r"private[_-]?key|credentials?|authorization|cookie|session[_-]?key)[\"']?"
+          r"\s*[:=]\s*[\"']?(?:bearer\s+)?+)(?!\[redacted\])(?!(?:none|null|true|false)\b)"
+          r"[^\s\"'&,;}\])]+",
+          "key", "secret", "token", "passw", "pwd", "credential", "authorization", "cookie", lowercase=True),
+)
+_CASE_TRIGGERS = tuple((t, i) for i, r in enumerate(_RULES) if not r.lowercase for t in r.triggers)
+_LOWER_TRIGGERS = tuple((t, i) for i, r in enumerate(_RULES) if r.lowercase for t in r.triggers)
+
+_SECRET_KEY = re.compile(
+    r"(?:^|[_.-])(?:api[_-]?key|apikey|secret|secret[_-]?key|client[_-]?secret|token|access[_-]?token|"
+    r"refresh[_-]?token|id[_-]?token|passwd|password|passphrase|pwd|access[_-]?key|private[_-]?key|"
+    r"credentials?|auth|authorization|proxy[_-]?authorization|cookie|set[_-]?cookie|session[_-]?key|"
+    r"encryption[_-]?key|signing[_-]?key|x[_-]api[_-]key)$",
+    re.IGNORECASE,
+)
+
+
+def is_secret_key(key: Any) -> bool:
+    """Whether a mapping key names a secret (``api_key``, ``OPENAI_API_KEY``, ``Authorization``, ``token`` ...).
+
+    Keys that merely contain such a word (``max_tokens``, ``token_ttl_seconds``, ``author``) are not secret.
+    """
+    return isinstance(key, str) and _SECRET_KEY.search(key) is not None
+
+
+def _compile(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
+    if isinstance(pattern, re.Pattern):
+        return pattern
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        from kaizen_lab.errors import ConfigError
+
+        raise ConfigError(f"redaction pattern {pattern!r} is not a valid regular expression ({exc}); "
+                          "fix the pattern (escape literal characters with re.escape)",
+                          path="redact_patterns", value=pattern) from None
+
+
+class Redactor:
+    """A compiled set of redaction rules.
+
+    Args:
+        patterns: extra regular expressions; every match is replaced (a pattern with groups keeps group 1).
+        replacement: the text put in place of a secret.
+        builtin: include the built-in credential patterns.
+        secret_keys: also blank values stored under secret-looking keys in ``redact(obj)``.
+    """
+
+    def __init__(self, patterns: Iterable[str | re.Pattern[str]] = (), *, replacement: str = REDACTED,
+                 builtin: bool = True, secret_keys: bool = True) -> None:
+        self.replacement = replacement
+        self.secret_keys = secret_keys
+        self._builtin = builtin
+        self._extra: list[re.Pattern[str]] = [_compile(p) for p in patterns]
+        self._lock = threading.Lock()
+
+    def add(self, *patterns: str | re.Pattern[str]) -> Callable[[], None]:
+        """Add patterns; returns a function that removes them again."""
+        compiled = [_compile(p) for p in patterns]
+        with self._lock:
+            self._extra = [*self._extra, *compiled]
+
+        def remove() -> None:
+            with self._lock:
+                remaining = list(self._extra)
+                for pattern in compiled:
+                    if pattern in remaining:
+                        remaining.remove(pattern)
+                self._extra = remaining
+
+        return remove
+
+    def text(self, text: str, *, extra: Iterable[str | re.Pattern[str]] = ()) -> str:
+        """Return ``text`` with every secret replaced."""
+        if not text:
+            return text
+        if self._builtin:
+            # Replacements only remove triggers, so the set found on the input stays a safe superset.
+            lowered = text.lower()
+            active = {i for trigger, i in _CASE_TRIGGERS if trigger in text}
+            active.update(i for trigger, i in _LOWER_TRIGGERS if trigger in lowered)
+            for i in sorted(active):
+                rule = _RULES[i]
+                if rule.lowercase:
+                    text = self._sub_lowercase(rule, text, text.lower())
+                else:
+                    text = self._sub(rule, text)
+        for pattern in (*self._extra, *(_compile(p) for p in extra)):
+            keep = 1 if pattern.groups else 0
+            text = pattern.sub(self._replacer(keep), text)
+        return text
+
+    def _sub(self, rule: _Rule, text: str) -> str:
+        return rule.pattern.sub(lambda m: rule.keep(m) + self.replacement, text)
+
+    def _sub_lowercase(self, rule: _Rule, text: str, lowered: str) -> str:
+        if len(lowered) != len(text):  # a few non-ASCII letters change length when lower-cased
+            ignore_case = re.compile(rule.pattern.pattern.replace("redacted", "REDACTED"), re.IGNORECASE)
+            return ignore_case.sub(lambda m: rule.keep(m) + self.replacement, text)
+        pieces: list[str] = []
+        last = 0
+        for match in rule.pattern.finditer(lowered):
+            start = match.start()
+            keep_end = match.end("keep") if "keep" in rule.pattern.groupindex else start
+            pieces.append(text[last:keep_end])  # the original spelling of the kept label
+            pieces.append(self.replacement)
+            last = match.end()
+        if not pieces:
+            return text
+        pieces.append(text[last:])
+        return "".join(pieces)
+
+    def _replacer(self, keep: int) -> Callable[[re.Match[str]], str]:
+        replacement = self.replacement
+        if keep == 0:
+            return lambda m: replacement
+        return lambda m: (m.group(1) or "") + replacement
+
+    def obj(self, obj: Any, *, extra: Iterable[str | re.Pattern[str]] = ()) -> Any:
+        """Return a redacted copy of ``obj`` (strings, dicts, lists, tuples, sets; other values as they are)."""
+        return self._obj(obj, tuple(_compile(p) for p in extra), 0)
+
+    def _obj(self, obj: Any, extra: tuple[re.Pattern[str], ...], depth: int) -> Any:
+        if depth > 100:  # a cycle or absurd nesting: refuse to show what we cannot check
+            return self.replacement
+        if isinstance(obj, str):
+            return self.text(obj, extra=extra)
+        if isinstance(obj, bytes | bytearray):
+            try:
+                return self.text(bytes(obj).decode(), extra=extra).encode()
+            except UnicodeDecodeError:
+                return obj
+        if isinstance(obj, Mapping):
+            out = {}
+            for key, value in obj.items():
+                if self.secret_keys and is_secret_key(key) and _is_scalar_secret(value):
+                    out[key] = self.replacement
+                else:
+                    out[key] = self._obj(value, extra, depth + 1)
+            try:
+                return cast(Any, type(obj))(out) if type(obj) is not dict else out
+            except TypeError:
+                return out
+        if isinstance(obj, tuple):
+            items = [self._obj(v, extra, depth + 1) for v in obj]
+            return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
+        if isinstance(obj, list):
+            return [self._obj(v, extra, depth + 1) for v in obj]
+        if isinstance(obj, set | frozenset):
+            return type(obj)(self._obj(v, extra, depth + 1) for v in obj)
+        return obj
+
+
+def _is_scalar_secret(value: Any) -> bool:
+    # None/bools carry no secret, and sections such as ``auth: {method: jwt}`` are walked, not blanked.
+    return isinstance(value, str | bytes | bytearray | int | float) and not isinstance(value, bool)
+
+
+_default = Redactor()
+
+
+def default_redactor() -> Redactor:
+    """The process-wide redactor used by ``redact_text``/``redact`` (extend it with ``register_patterns``)."""
+    return _default
+
+
+def register_patterns(*patterns: str | re.Pattern[str]) -> Callable[[], None]:
+    """Add patterns (e.g. from ``security.redact_patterns`` config) to the default redactor; returns a remover."""
+    return _default.add(*patterns)
+
+
+def redact_text(text: str, *, extra: Iterable[str | re.Pattern[str]] = ()) -> str:
+    """Replace API keys, bearer tokens, JWTs, passwords and registered patterns in ``text`` with ``[REDACTED]``.
+
+    Example:
+        >>> redact_text("Authorization: Bearer abcdefghijklmnop")
+        'Authorization: Bearer [REDACTED]'
+    """
+    return _default.text(text, extra=extra)
+
+
+def redact(obj: Any, *, extra: Iterable[str | re.Pattern[str]] = ()) -> Any:
+    """Redacted copy of ``obj``: strings are scanned, and values under secret-looking keys are blanked.
+
+    Example:
+        >>> redact({"api_key": "abc", "max_tokens": 5, "note": "token=xyz123"})
+        {'api_key': '[REDACTED]', 'max_tokens': 5, 'note': 'token=[REDACTED]'}
+    """
+    return _default.obj(obj, extra=extra)
