@@ -83,7 +83,9 @@ class JSONAdapter:
         return messages
 
     def parse(self, signature: Signature, text: str) -> dict[str, Any]:
-        data = _find_json_object(text)
+        """The typed outputs found in ``text``; raises ``OutputParseError`` (raw, expected, parsed, reason)."""
+        _check_text(signature, text)
+        data = _find_json_object(text, signature.output_names)
         if data is None:
             if len(signature.output_fields) == 1 and signature.output_fields[0].annotation is str and text.strip():
                 data = {signature.output_names[0]: text.strip()}
@@ -112,6 +114,8 @@ class FieldMarkerAdapter(JSONAdapter):
         return body + "\n[[ ## completed ## ]]"
 
     def parse(self, signature: Signature, text: str) -> dict[str, Any]:
+        """The typed outputs in the ``[[ ## name ## ]]`` sections of ``text``."""
+        _check_text(signature, text)
         sections: dict[str, str] = {}
         marks = list(self._MARKER.finditer(text))
         for i, m in enumerate(marks):
@@ -134,6 +138,12 @@ class FieldMarkerAdapter(JSONAdapter):
         return _check_and_validate(signature, data, text)
 
 
+def _check_text(signature: Signature, text: Any) -> None:
+    if not isinstance(text, str):
+        raise OutputParseError(f"expected the model's text, got {type(text).__name__}", raw_output=repr(text),
+                               expected=signature.output_names)
+
+
 def _check_and_validate(signature: Signature, data: Any, text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise OutputParseError(f"expected a JSON object, got {type(data).__name__}", raw_output=text,
@@ -148,28 +158,35 @@ def _check_and_validate(signature: Signature, data: Any, text: str) -> dict[str,
         raise OutputParseError(exc.reason, raw_output=text, expected=signature.output_names, parsed=data) from None
 
 
-def _find_json_object(text: str) -> Any:
+def _find_json_object(text: str, expected: Sequence[str] = ()) -> Any:
+    """The answer's JSON object: the whole text, a fenced block, or the first object embedded in prose that
+    holds an expected key (else the first object found)."""
     stripped = text.strip()
     if stripped.startswith("{"):
         try:
             return json.loads(stripped)
         except ValueError:
             pass
-    fenced = _FENCE.search(text)
-    if fenced:
+    for fenced in _FENCE.finditer(text):
         try:
             return json.loads(fenced.group(1))
         except ValueError:
-            pass
+            continue
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
+    first = None
+    index = text.find("{")
+    while index >= 0:
         try:
-            value, _ = decoder.raw_decode(text, match.start())
+            value, end = decoder.raw_decode(text, index)
         except ValueError:
+            index = text.find("{", index + 1)
             continue
         if isinstance(value, dict):
-            return value
-    return None
+            if not expected or any(key in value for key in expected):
+                return value
+            first = value if first is None else first
+        index = text.find("{", end)
+    return first
 
 
 _ADAPTERS: dict[str, Adapter] = {"json": JSONAdapter(), "field_marker": FieldMarkerAdapter()}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from kaizen_lab.errors import SignatureError, UserError, did_you_mean
 from kaizen_lab.signatures.fields import MISSING, FieldSpec, _FieldMarker, type_repr
+from kaizen_lab.signatures.grammar import clean_instructions, parse_signature_text
 
 if TYPE_CHECKING:
     from kailash.workflow.builder import WorkflowBuilder
@@ -31,33 +32,64 @@ class Signature:
             \"\"\"Answer questions with short factual answers.\"\"\"
             question: str = InputField(desc="the user's question")
             answer: str = OutputField(desc="one sentence")
+
+    Args:
+        spec: the signature text, one-line (``"question: str, k: int = 3 -> answer: str"``) or multi-line
+            (docstring, one field per line with ``# description``, a line holding only ``->``).
+        namespace: where user types named in ``spec`` are looked up (a notebook's ``globals()``); nothing
+            is imported and no caller frame is inspected.
+        inputs: ``FieldSpec`` records, when building one without text.
+        outputs: ``FieldSpec`` records (at least one).
+        instructions: replaces the docstring's instructions (normalised like a docstring).
+        demos: example input/output dicts shown to the model.
+        name: a label (class-based signatures use the class name).
+
+    Raises:
+        SignatureError: the text does not parse (the message points at the column) or the fields clash.
     """
 
     __slots__ = ("_inputs", "_outputs", "_instructions", "_demos", "_name", "_cache", "_lock")
+    _inputs: tuple[FieldSpec, ...]
+    _outputs: tuple[FieldSpec, ...]
+    _instructions: str
+    _demos: tuple[dict[str, Any], ...]
+    _name: str | None
+    _cache: dict[str, Any]
+    _lock: threading.Lock
     _class_fields: tuple[tuple[FieldSpec, ...], tuple[FieldSpec, ...], str] | None = None
 
-    def __init__(self, spec: str | None = None, *, inputs: Iterable[FieldSpec] = (),
-                 outputs: Iterable[FieldSpec] = (), instructions: str | None = None,
-                 demos: Sequence[Demo] = (), name: str | None = None,
-                 namespace: Mapping[str, Any] | None = None) -> None:
-        ins, outs = tuple(inputs), tuple(outputs)
+    def __init__(self, spec: str | None = None, namespace: Mapping[str, Any] | None = None, *,
+                 inputs: Iterable[FieldSpec] = (), outputs: Iterable[FieldSpec] = (),
+                 instructions: str | None = None, demos: Sequence[Demo] = (), name: str | None = None) -> None:
         parsed_instructions = ""
         if spec is not None:
-            from kaizen_lab.signatures.grammar import parse_signature_text
-
+            if inputs or outputs:
+                raise SignatureError("give either the signature text or inputs=/outputs=, not both")
             parsed = parse_signature_text(spec, namespace)
             ins, outs, parsed_instructions = parsed.inputs, parsed.outputs, parsed.instructions
-        elif not ins and not outs and type(self)._class_fields is not None:
-            ins, outs, parsed_instructions = type(self)._class_fields
-        if not outs:
-            raise SignatureError("a signature needs at least one output field")
-        self._inputs = tuple(_with_role(f, "input") for f in ins)
-        self._outputs = tuple(_with_role(f, "output") for f in outs)
-        self._instructions = parsed_instructions if instructions is None else instructions
-        self._demos = tuple(dict(d) for d in demos)
-        self._name = name or (type(self).__name__ if type(self) is not Signature else None)
-        self._cache: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        else:
+            ins, outs = tuple(inputs), tuple(outputs)
+            class_fields = type(self)._class_fields
+            if not ins and not outs and class_fields is not None:
+                ins, outs, parsed_instructions = class_fields
+            _check_fields(ins, outs)
+            ins = tuple(_with_role(f, "input") for f in ins)
+            outs = tuple(_with_role(f, "output") for f in outs)
+        if instructions is None:
+            instructions = parsed_instructions
+        elif not isinstance(instructions, str):
+            raise UserError(f"instructions must be a string, got {type(instructions).__name__}")
+        else:
+            instructions = clean_instructions(instructions)
+        # object.__setattr__: this class refuses attribute assignment once built (it is immutable)
+        _set = object.__setattr__
+        _set(self, "_inputs", ins)
+        _set(self, "_outputs", outs)
+        _set(self, "_instructions", instructions)
+        _set(self, "_demos", tuple(dict(d) for d in demos) if demos else ())
+        _set(self, "_name", name or (type(self).__name__ if type(self) is not Signature else None))
+        _set(self, "_cache", {})
+        _set(self, "_lock", threading.Lock())
 
     # -- class-based signatures -------------------------------------------------------------------------
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -70,27 +102,30 @@ class Signature:
                 inherited_in.update({f.name: f for f in fields[0]})
                 inherited_out.update({f.name: f for f in fields[1]})
         annotations = cls.__dict__.get("__annotations__", {})
-        import typing
-
-        hints = typing.get_type_hints(cls) if annotations else {}
+        hints = _class_hints(cls) if annotations else {}
         for name in annotations:
-            marker = cls.__dict__.get(name, MISSING)
-            if not isinstance(marker, _FieldMarker):
-                raise SignatureError(f"{cls.__name__}.{name}: mark it with InputField(...) or OutputField(...)")
+            if not isinstance(cls.__dict__.get(name, MISSING), _FieldMarker) and not name.startswith("_"):
+                raise SignatureError(f"{cls.__name__}.{name}: give it a value, "
+                                     f"'{name}: ... = InputField(...)' or '= OutputField(...)'")
+        markers = [(name, value) for name, value in cls.__dict__.items() if isinstance(value, _FieldMarker)]
+        for name, marker in markers:
+            if name.startswith("_"):
+                raise SignatureError(f"{cls.__name__}.{name}: field names cannot start with '_'")
             tp = hints.get(name, str)
             spec = FieldSpec(name, tp, type_repr(tp), marker.desc, marker.default, marker.role,
                              tuple(sorted(marker.constraints.items())))
-            (inherited_in if marker.role == "input" else inherited_out)[name] = spec
-            inherited_in.pop(name, None) if marker.role == "output" else inherited_out.pop(name, None)
-        doc = (cls.__doc__ or "").strip()
+            own, other = (inherited_in, inherited_out) if marker.role == "input" else (inherited_out, inherited_in)
+            other.pop(name, None)  # a subclass may move a field to the other side
+            own[name] = spec
+        doc = clean_instructions(cls.__doc__ or "")
         if not doc:
-            parent = next((b for b in cls.__mro__[1:] if b._class_fields is not None), None)
-            doc = parent._class_fields[2] if parent and parent._class_fields else ""
+            parent_fields = next((f for f in (getattr(b, "_class_fields", None) for b in cls.__mro__[1:])
+                                  if f is not None), None)
+            doc = parent_fields[2] if parent_fields else ""
         cls._class_fields = (tuple(inherited_in.values()), tuple(inherited_out.values()), doc)
-        # class attributes holding markers would shadow the slots-free API; drop them
-        for name in annotations:
-            if name in cls.__dict__:
-                delattr(cls, name)
+        # class attributes holding markers would shadow the signature's API; the fields live in _class_fields
+        for name, _ in markers:
+            delattr(cls, name)
 
     # -- constructors -----------------------------------------------------------------------------------
     @classmethod
@@ -179,6 +214,13 @@ class Signature:
                     self._cache[key] = model
         return model
 
+    def memo(self, key: str, build: Any) -> Any:
+        """Per-signature cache for derived data (prompts, schemas): signatures are immutable."""
+        value = self._cache.get(key)
+        if value is None:
+            value = self._cache[key] = build()
+        return value
+
     def input_schema(self) -> dict[str, Any]:
         """The inputs as a JSON Schema object."""
         return _schema(self._model("input"), self._inputs)
@@ -211,7 +253,7 @@ class Signature:
 
         model = self._model(role)
         try:
-            obj = model.model_validate(dict(values))
+            obj = model.model_validate(values)
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -221,14 +263,44 @@ class Signature:
             from kaizen_lab.errors import OutputParseError
 
             raise OutputParseError(reason, expected=self.output_names, parsed=dict(values)) from None
-        return {name: getattr(obj, name) for name in type(obj).model_fields}
+        # the model's attributes are f0, f1, ... (aliases carry the names) in field order
+        return dict(zip(self.input_names if role == "input" else self.output_names, obj.__dict__.values(),
+                        strict=True))
 
     # -- compilation ------------------------------------------------------------------------------------
-    def compile_to_workflow(self, model: Any = "test", **agent_config: Any) -> WorkflowBuilder:
-        """A Kailash ``WorkflowBuilder``: validate inputs → model → validate outputs."""
-        from kaizen_lab.runtime.compiler import compile_signature
+    def compile_to_workflow(self, model: Any = "test", *, agent_id: str = "signature",
+                            **agent_config: Any) -> WorkflowBuilder:
+        """A Kailash ``WorkflowBuilder`` with three registered nodes: ``input`` (validate inputs) →
+        ``model`` (format, call, parse) → ``output`` (validated output fields).
 
-        return compile_signature(self, model=model, **agent_config)
+        Args:
+            model: a model string (``"test"``, ``"openai:gpt-4o-mini"``) or a model object.
+            agent_id: the id the nodes' events carry.
+            **agent_config: further ``Agent`` options (``max_retries``, ``adapter``, ``tools`` ...).
+        """
+        from kaizen_lab.runtime.compiler import compile_agent
+
+        return compile_agent(self._agent_for(model, agent_id, agent_config))
+
+    def _agent_for(self, model: Any, agent_id: str, options: dict[str, Any]) -> Any:
+        """The agent behind compiled workflows, kept alive by this signature.
+
+        Compiled nodes find their agent through a weak in-process reference; without a strong one a model
+        object (or namespace types) would be lost and the nodes would rebuild the agent from JSON config.
+        One agent per (model, options) keeps this bounded; agents with memory are never shared.
+        """
+        from kaizen_lab.agents.agent import Agent
+
+        if options.get("memory"):
+            agent = Agent(agent_id, self, model=model, **options)
+            self._cache.setdefault("agents_with_memory", []).append(agent)
+            return agent
+        key = (agent_id, model if isinstance(model, str) else id(model), repr(sorted(options.items())))
+        agents = self.memo("agents", dict)
+        agent = agents.get(key)
+        if agent is None:
+            agent = agents[key] = Agent(agent_id, self, model=model, **options)
+        return agent
 
     def to_node(self, node_id: str = "signature", model: Any = "test") -> Any:
         """One registered Kailash node running the whole signature (for ``add_node_instance``)."""
@@ -238,22 +310,31 @@ class Signature:
 
     # -- serialisation ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``from_dict`` reverses it; user types need the same namespace)."""
         return {"signature": self.to_text(), "instructions": self._instructions, "demos": list(self._demos),
                 "name": self._name}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], namespace: Mapping[str, Any] | None = None) -> Signature:
+        """Rebuild a signature written by ``to_dict``."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("signature"), str):
+            raise SignatureError("from_dict needs a mapping with a 'signature' string (as written by to_dict())")
         sig = cls.parse(data["signature"], namespace, instructions=data.get("instructions") or "")
         return Signature(inputs=sig.input_fields, outputs=sig.output_fields, instructions=sig.instructions,
                          demos=data.get("demos") or (), name=data.get("name"))
 
     def to_text(self) -> str:
-        """The multi-line form when any field has a description or there are instructions, else one line."""
+        """The text ``parse`` turns back into an equal signature (demos aside).
+
+        One line when there are no descriptions and no instructions, else the multi-line form. Descriptions
+        are single lines (line breaks become spaces); instructions are written as a docstring and read back
+        with ``inspect.cleandoc``.
+        """
         if not self._instructions and not any(f.description for f in (*self._inputs, *self._outputs)):
             return f"{_side(self._inputs)} -> {_side(self._outputs)}"
         lines = []
         if self._instructions:
-            lines.append(f'"""{self._instructions}"""')
+            lines.append(_quote_doc(self._instructions))
         lines += [_field_line(f) for f in self._inputs] + ["->"] + [_field_line(f) for f in self._outputs]
         return "\n".join(lines)
 
@@ -268,15 +349,30 @@ class Signature:
         return hash(self._key())
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if hasattr(self, "_lock"):
-            raise AttributeError("Signature is immutable; use with_instructions()/with_demos()")
-        object.__setattr__(self, name, value)
+        raise AttributeError("Signature is immutable; use with_instructions()/with_demos()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Signature is immutable; use with_instructions()/with_demos()")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self._inputs, self._outputs, self._instructions, self._demos, self._name))
+
+    def __copy__(self) -> Signature:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Signature:
+        return self
 
     def __str__(self) -> str:
         return f"{_side(self._inputs)} -> {_side(self._outputs)}"
 
     def __repr__(self) -> str:
         return f"Signature({str(self)!r})"
+
+
+def _rebuild(cls: type[Signature], inputs: tuple[FieldSpec, ...], outputs: tuple[FieldSpec, ...],
+             instructions: str, demos: tuple[dict[str, Any], ...], name: str | None) -> Signature:
+    return cls(inputs=inputs, outputs=outputs, instructions=instructions, demos=demos, name=name)
 
 
 def _with_role(f: FieldSpec, role: str) -> FieldSpec:
@@ -298,22 +394,76 @@ def _side(fields: Sequence[FieldSpec]) -> str:
 
 
 def _field_line(f: FieldSpec) -> str:
-    return _field_text(f) + (f"  # {f.description}" if f.description else "")
+    description = " ".join(line.strip() for line in f.description.splitlines())
+    return _field_text(f) + (f"  # {description}" if description else "")
+
+
+_DOC_ESCAPES = {"\\": "\\\\", "\r": "\\r", "\t": "\\t"}
+
+
+def _quote_doc(text: str) -> str:
+    """A triple-quoted literal whose value is ``text`` (newlines kept, line separators and quotes escaped)."""
+    out = []
+    for ch in text:
+        if ch in _DOC_ESCAPES:
+            out.append(_DOC_ESCAPES[ch])
+        elif ch == "\n" or ch == '"' or (ch.isprintable() and ch not in "\x85\u2028\u2029"):
+            out.append(ch)
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+    body = "".join(out)
+    if '"""' in body or body.endswith('"'):
+        body = body.replace('"', '\\"')
+    return f'"""{body}"""'
+
+
+def _check_fields(inputs: Sequence[FieldSpec], outputs: Sequence[FieldSpec]) -> None:
+    if not outputs:
+        raise SignatureError("a signature needs at least one output field, e.g. 'question -> answer'")
+    seen: set[str] = set()
+    for f in (*inputs, *outputs):
+        if not isinstance(f, FieldSpec):
+            raise SignatureError(f"expected FieldSpec objects, got {type(f).__name__}")
+        if not f.name.isidentifier() or f.name.startswith("_"):
+            raise SignatureError(f"{f.name!r} is not a valid field name (letters, digits and '_', "
+                                 "not starting with '_')")
+        if f.name in seen:
+            raise SignatureError(f"duplicate field {f.name!r}; each name may appear once on either side")
+        seen.add(f.name)
+
+
+def _class_hints(cls: type) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(cls, include_extras=True)
+    except Exception as exc:
+        raise SignatureError(f"cannot resolve the field types of {cls.__name__} ({exc}); define the types "
+                             "at module level before the class") from None
 
 
 def _build_model(fields: Sequence[FieldSpec], name: str) -> Any:
+    import warnings
+
     import pydantic
 
     definitions: dict[str, Any] = {}
-    for f in fields:
-        kwargs: dict[str, Any] = dict(f.constraints)
+    for i, f in enumerate(fields):
+        # positional attribute names with the field name as alias: any identifier works as a field name,
+        # even those that shadow BaseModel members (json, schema, copy, model_config ...)
+        kwargs: dict[str, Any] = {"alias": f.name, "title": f.name.replace("_", " ").title(),
+                                  **dict(f.constraints)}
         if f.description:
             kwargs["description"] = f.description
         default = ... if f.default is MISSING else f.default
-        definitions[f.name] = (f.annotation, pydantic.Field(default, **kwargs))
-    return pydantic.create_model(name, __config__=pydantic.ConfigDict(extra="ignore",
-                                                                    arbitrary_types_allowed=True),
-                                 **definitions)
+        definitions[f"f{i}"] = (f.annotation, pydantic.Field(default, **kwargs))
+    config = pydantic.ConfigDict(extra="ignore", arbitrary_types_allowed=True, protected_namespaces=())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pydantic.create_model(name, __config__=config, **definitions)
+        except Exception as exc:
+            raise SignatureError(f"cannot build a validator for {name}: {exc}") from None
 
 
 def _schema(model: Any, fields: Sequence[FieldSpec]) -> dict[str, Any]:
