@@ -247,7 +247,7 @@ def _workflow_json(agent: AgentDef, signature_text: str, instructions: str | Non
         return json.dumps({"note": "the signature uses notebook types; run workflow.py"}, indent=2)
     spec = Agent(agent.agent_id, signature, model=model).to_workflow().build().to_dict()
     for node in spec["nodes"].values():
-        node["config"].pop("agent_ref", None)
+        node["config"].pop("kaizen_agent_ref", None)
     return json.dumps(spec, indent=2, default=str)
 
 

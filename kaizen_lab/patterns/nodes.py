@@ -71,16 +71,16 @@ class KaizenDebateJudgeNode(_KaizenNode):
         params = {**self._config_parameters(),
                   "topic": _p("topic", str, ""),
                   "transcript": _p("transcript", list, [], required=True)}
-        params["signature"].default = None
+        params["kaizen_signature"].default = None
         return params
 
     def _signature(self) -> Any:
-        return self._agent().signature if self.config.get("signature") else None
+        return self._agent().signature if self.config.get("kaizen_signature") else None
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
         from kaizen_lab.patterns.debate import judge_debate
 
-        judge = self._agent() if self.config.get("signature") else None
+        judge = self._agent() if self.config.get("kaizen_signature") else None
         decision = run_sync(judge_debate(judge, kwargs.get("topic") or "", list(kwargs["transcript"]),
                                          parent_run_id=kwargs.get("kaizen_run_id") or None))
         return decision

@@ -29,8 +29,8 @@ def add_agent_steps(builder: WorkflowBuilder, agent: Agent, *, prefix: str = "",
     builder.add_node("KaizenInputNode", ids[0], dict(config))
     builder.add_node("KaizenModelNode", ids[1], dict(config))
     builder.add_node("KaizenOutputNode", ids[2], dict(config))
-    builder.add_connection(ids[0], "inputs", ids[1], "inputs")
-    builder.add_connection(ids[1], "raw", ids[2], "raw")
+    builder.add_connection(ids[0], "inputs", ids[1], "kaizen_inputs")
+    builder.add_connection(ids[1], "raw", ids[2], "kaizen_raw")
     return ids[0], ids[2]
 
 

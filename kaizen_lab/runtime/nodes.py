@@ -6,14 +6,15 @@
 - ``KaizenAgentNode``: the whole agent in one node, for composing agents in larger workflows.
 
 Node config is JSON (signature text, model string, agent id) so workflows serialise and export. Inside one
-process a node may also point at a live ``Agent`` through ``agent_ref`` (its tools, memory and model objects).
-Each node takes an optional ``kaizen_run_id`` parameter, passed flat by ``run_workflow``, so its events join
-the run they belong to.
+process a node may also point at a live ``Agent`` through ``kaizen_agent_ref`` (its tools, memory and model
+objects). Every parameter of kaizen-lab's own is prefixed ``kaizen_`` so that no signature field name (``model``,
+``inputs``, ``signature`` ...) can collide with it. Each node takes an optional ``kaizen_run_id`` parameter,
+passed flat by ``run_workflow``, so its events join the run they belong to.
 """
 
 from __future__ import annotations
 
-import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,54 +28,67 @@ if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent
     from kaizen_lab.signatures.signature import Signature
 
-__all__ = ["KaizenAgentNode", "KaizenInputNode", "KaizenModelNode", "KaizenOutputNode", "agent_config",
+__all__ = ["REF_KEY", "KaizenAgentNode", "KaizenInputNode", "KaizenModelNode", "KaizenOutputNode", "agent_config",
            "agent_node", "register_live_agent", "signature_node"]
 
-_LIVE: weakref.WeakValueDictionary[str, Agent] = weakref.WeakValueDictionary()
+REF_KEY = "kaizen_agent_ref"
+#: live agents by reference; strong references (a compiled workflow must not lose its agent), bounded
+_LIVE: OrderedDict[str, Agent] = OrderedDict()
+_LIVE_MAX = 4096
 
 
 def register_live_agent(agent: Agent) -> str:
     """Make ``agent`` reachable from node configs in this process; returns its reference."""
     ref = f"{agent.agent_id}@{id(agent):x}"
     _LIVE[ref] = agent
+    _LIVE.move_to_end(ref)
+    while len(_LIVE) > _LIVE_MAX:
+        _LIVE.popitem(last=False)
     return ref
 
 
 def agent_config(agent: Agent, *, live: bool = True) -> dict[str, Any]:
     """The JSON node config describing ``agent`` (plus a live reference unless ``live=False``)."""
-    config: dict[str, Any] = {"agent_id": agent.agent_id, "signature": agent.signature.to_dict(),
-                              "max_retries": agent.max_retries, "adapter": agent.adapter.name}
+    config: dict[str, Any] = {"kaizen_agent_id": agent.agent_id, "kaizen_signature": agent.signature.to_dict(),
+                              "kaizen_max_retries": agent.max_retries, "kaizen_adapter": agent.adapter.name}
     if agent.model_spec:
-        config["model"] = agent.model_spec
+        config["kaizen_model"] = agent.model_spec
     if live:
-        config["agent_ref"] = register_live_agent(agent)
+        config[REF_KEY] = register_live_agent(agent)
     return config
 
 
 _CONFIG_PARAMS = {
-    "agent_id": (str, "signature"),
-    "signature": (dict, None),
-    "model": (str, ""),
-    "agent_ref": (str, ""),
-    "max_retries": (int, 2),
-    "adapter": (str, "json"),
+    "kaizen_agent_id": (str, "signature"),
+    "kaizen_signature": (dict, None),
+    "kaizen_model": (str, ""),
+    REF_KEY: (str, ""),
+    "kaizen_max_retries": (int, 2),
+    "kaizen_adapter": (str, "json"),
     "kaizen_run_id": (str, ""),
 }
+
+
+def _param(name: str, tp: Any, default: Any = None, *, required: bool = False, description: str = "") -> NodeParameter:
+    return NodeParameter(name=name, type=tp, required=required, default=default,
+                         description=description or f"kaizen-lab {name}")
 
 
 class _KaizenNode(Node):
     """Shared config handling: resolve the agent (live or rebuilt from JSON) once per node instance."""
 
     def _config_parameters(self) -> dict[str, NodeParameter]:
-        return {name: NodeParameter(name=name, type=tp, required=False, default=default,
-                                    description=f"kaizen-lab {name}")
-                for name, (tp, default) in _CONFIG_PARAMS.items()}
+        return {name: _param(name, tp, default) for name, (tp, default) in _CONFIG_PARAMS.items()}
+
+    def validate_outputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        # values were validated against the signature already; dates, enums and pydantic models are fine here
+        return outputs
 
     def _agent(self) -> Agent:
         cached = self.__dict__.get("_kaizen_agent")
         if cached is not None:
             return cached
-        ref = self.config.get("agent_ref") or ""
+        ref = self.config.get(REF_KEY) or ""
         agent = _LIVE.get(ref) if ref else None
         if agent is None:
             agent = _agent_from_config(self.config)
@@ -94,12 +108,12 @@ def _agent_from_config(config: Mapping[str, Any]) -> Agent:
     from kaizen_lab.errors import UserError
     from kaizen_lab.signatures.signature import Signature
 
-    data = config.get("signature")
+    data = config.get("kaizen_signature")
     if not data:
-        raise UserError("a kaizen-lab node needs a 'signature' in its config (use Signature.to_dict())")
-    return Agent(config.get("agent_id") or "signature", Signature.from_dict(data),
-                 model=config.get("model") or None, max_retries=int(config.get("max_retries", 2)),
-                 adapter=config.get("adapter") or "json")
+        raise UserError("a kaizen-lab node needs 'kaizen_signature' in its config (use agent_config(agent))")
+    return Agent(config.get("kaizen_agent_id") or "signature", Signature.from_dict(data),
+                 model=config.get("kaizen_model") or None, max_retries=int(config.get("kaizen_max_retries", 2)),
+                 adapter=config.get("kaizen_adapter") or "json")
 
 
 def _input_parameters(signature: Signature) -> dict[str, NodeParameter]:
@@ -128,17 +142,16 @@ class KaizenModelNode(_KaizenNode):
 
     def get_parameters(self) -> dict[str, NodeParameter]:
         return {**self._config_parameters(),
-                "inputs": NodeParameter(name="inputs", type=dict, required=True, description="validated inputs"),
-                "history": NodeParameter(name="history", type=list, required=False, default=[],
-                                         description="earlier turns as {role, content} dicts")}
+                "kaizen_inputs": _param("kaizen_inputs", dict, required=True, description="validated inputs"),
+                "kaizen_history": _param("kaizen_history", list, [], description="earlier turns as {role, content}")}
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
         from kaizen_lab.models.base import Message
 
         agent = self._agent()
         state = self._state(kwargs.get("kaizen_run_id"))
-        history = [Message(m["role"], m["content"]) for m in kwargs.get("history") or ()]
-        parsed, text = run_sync(_loop.model_phase(state, agent, kwargs["inputs"], history))
+        history = [Message(m["role"], m["content"]) for m in kwargs.get("kaizen_history") or ()]
+        parsed, text = run_sync(_loop.model_phase(state, agent, kwargs["kaizen_inputs"], history))
         return {"raw": parsed, "text": text,
                 "usage": {"input_tokens": state.input_tokens, "output_tokens": state.output_tokens,
                           "cost": state.cost, "model_calls": state.model_calls, "retries": state.retries,
@@ -151,11 +164,11 @@ class KaizenOutputNode(_KaizenNode):
 
     def get_parameters(self) -> dict[str, NodeParameter]:
         return {**self._config_parameters(),
-                "raw": NodeParameter(name="raw", type=dict, required=True, description="parsed model output")}
+                "kaizen_raw": _param("kaizen_raw", dict, required=True, description="parsed model output")}
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
         state = self._state(kwargs.get("kaizen_run_id"))
-        return _loop.step_validate_outputs(state, self._signature(), kwargs["raw"])
+        return _loop.step_validate_outputs(state, self._signature(), kwargs["kaizen_raw"])
 
 
 @register_node()
@@ -164,10 +177,8 @@ class KaizenAgentNode(_KaizenNode):
 
     def get_parameters(self) -> dict[str, NodeParameter]:
         params = {**self._config_parameters(), **_input_parameters(self._signature()),
-                  "inputs": NodeParameter(name="inputs", type=dict, required=False, default={},
-                                          description="all inputs as one dict (for connections)"),
-                  "session": NodeParameter(name="session", type=str, required=False, default="",
-                                           description="conversation id when the agent has memory")}
+                  "kaizen_inputs": _param("kaizen_inputs", dict, {}, description="all inputs as one dict"),
+                  "kaizen_session": _param("kaizen_session", str, "", description="conversation id (memory)")}
         for f in self._signature().input_fields:  # either the field or the dict may supply it
             params[f.name].required = False
         return params
@@ -175,11 +186,11 @@ class KaizenAgentNode(_KaizenNode):
     def run(self, **kwargs: Any) -> dict[str, Any]:
         agent = self._agent()
         signature = agent.signature
-        values = dict(kwargs.get("inputs") or {})
+        values = dict(kwargs.get("kaizen_inputs") or {})
         values.update({k: kwargs[k] for k in signature.input_names if kwargs.get(k) is not None})
         parent = kwargs.get("kaizen_run_id") or None
         run_id = ev.new_id()
-        result = run_sync(_loop.run_agent(agent, values, session=kwargs.get("session") or None,
+        result = run_sync(_loop.run_agent(agent, values, session=kwargs.get("kaizen_session") or None,
                                           run_id=run_id, parent_run_id=parent))
         if parent:
             for event in result.events:  # the sub-run's events also belong to the parent run

@@ -85,8 +85,26 @@ def test_exported_spec_round_trips_through_workflow_to_dict() -> None:
     agent = Agent("qa", QA, model="test")
     spec = agent.to_workflow().build().to_dict()
     for node in spec["nodes"].values():
-        node["config"].pop("agent_ref", None)  # a fresh process has no live agents
+        node["config"].pop("kaizen_agent_ref", None)  # a fresh process has no live agents
     restored = Workflow.from_dict(spec)
     run = run_workflow(restored, {"question": "again"})
     assert run.results["output"] == {"answer": "test answer", "confidence": 0.5}
-    assert spec["nodes"]["model"]["config"]["signature"]["signature"] == QA
+    assert spec["nodes"]["model"]["config"]["kaizen_signature"]["signature"] == QA
+
+
+def test_field_names_that_match_node_settings_do_not_collide() -> None:
+    agent = Agent("clash", "model, signature, inputs -> raw", model=FunctionModel(
+        lambda m, i: {"raw": m[-1].content.replace("\n", " | ")}))
+    direct = agent.execute(model="m", signature="s", inputs="i")
+    assert agent.run_workflow(model="m", signature="s", inputs="i") == direct
+    assert direct.raw == "model: m | signature: s | inputs: i"
+
+
+def test_compiled_signature_keeps_its_model_object_alive() -> None:
+    import gc
+
+    from kaizen_lab.runtime.compiler import compile_signature
+
+    builder = compile_signature(Signature(QA), model=FunctionModel(upper))
+    gc.collect()
+    assert run_workflow(builder, {"question": "kept"}).results["output"]["answer"] == "KEPT"
