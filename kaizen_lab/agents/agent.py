@@ -271,8 +271,18 @@ class Agent:
         # only reached when normal lookup fails: ``agent.mcp_<tool>`` calls a connected MCP tool
         if name.startswith("mcp_") and "_mcp_namespace" in self.__dict__:
             return getattr(self.__dict__["_mcp_namespace"], name[4:])
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        hint = "; no MCP server is connected (agent.connect_to_mcp_servers([...]))" if name.startswith("mcp_") else ""
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{hint}")
     # -- MCP -- end ---------------------------------------------------------------------------------------
+
+    # -- persistence (thin delegate to kaizen_lab.integrations.dataflow) -- begin -------------------------
+    def enable_dataflow_persistence(self, url: str | None = None, *, records: bool = True) -> Any:
+        """Keep memory and one execution record per run in DataFlow (SQLite under ``.kaizen/`` by default,
+        PostgreSQL by URL); memory then survives a restart. Returns the ``DataFlowStore``."""
+        from kaizen_lab.integrations.dataflow import enable_persistence
+
+        return enable_persistence(self, url, records=records)
+    # -- persistence -- end -------------------------------------------------------------------------------
 
     # -- composition --------------------------------------------------------------------------------------
     def to_workflow_node(self, node_id: str | None = None) -> Any:
@@ -292,6 +302,26 @@ class Agent:
         from kaizen_lab.runtime.execute import run_agent_workflow
 
         return run_agent_workflow(self, inputs)
+
+    # -- notebook (thin delegates to kaizen_lab.notebook, imported on first use) -- begin -------------------
+    def playground(self) -> Any:
+        """A form for this agent's inputs with a Run button, result card and history (ipywidgets)."""
+        from kaizen_lab.notebook import playground
+
+        return playground(self)
+
+    def debug(self, **inputs: Any) -> Any:
+        """The step-through debugger over this agent's compiled workflow, on ``inputs``."""
+        from kaizen_lab.notebook import debugger
+
+        return debugger(self, **inputs)
+
+    def panel(self) -> Any:
+        """This agent's execution graph (input → model → output) as a Plotly figure."""
+        from kaizen_lab.notebook import show_graph
+
+        return show_graph(self)
+    # -- notebook -- end ------------------------------------------------------------------------------------
 
     def to_spec(self) -> dict[str, Any]:
         """A JSON-friendly description (no live objects, no secrets) used by export and deployment."""
