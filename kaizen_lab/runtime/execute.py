@@ -69,16 +69,20 @@ def _build(workflow: Any) -> Any:
     return workflow.build() if hasattr(workflow, "build") and not hasattr(workflow, "graph") else workflow
 
 
-def _check_inputs(workflow: Any, inputs: Mapping[str, Any]) -> None:
-    """Flat inputs must name an input of some entry node (a node with no incoming connection)."""
-    names: set[str] = set()
-    entries = 0
+def _entry_nodes(workflow: Any) -> dict[str, tuple[str, ...]]:
+    """Entry nodes (kaizen-lab input/agent nodes with no incoming connection) and their input names."""
+    entries: dict[str, tuple[str, ...]] = {}
     for node_id, data in workflow.graph.nodes(data=True):
         if data.get("type") in _ENTRY_TYPES and not list(workflow.graph.predecessors(node_id)):
-            entries += 1
-            names.update(data["node"]._signature().input_names)
+            entries[node_id] = data["node"]._signature().input_names
+    return entries
+
+
+def _check_inputs(entries: Mapping[str, tuple[str, ...]], inputs: Mapping[str, Any]) -> None:
+    """Flat inputs must name an input of some entry node."""
     if not entries:
         return
+    names = {n for names in entries.values() for n in names}
     for key in inputs:
         if key not in names:
             raise UserError(f"unknown input {key!r}{did_you_mean(key, names)}; this workflow takes {sorted(names)}")
@@ -99,10 +103,21 @@ def _prepare(workflow: Any, inputs: Mapping[str, Any] | None, parameters: Mappin
              run_id: str | None) -> tuple[Any, dict[str, Any], str]:
     wf = _build(workflow)
     inputs = dict(inputs or {})
-    _check_inputs(wf, inputs)
+    entries = _entry_nodes(wf)
+    _check_inputs(entries, inputs)
     rid = run_id or ev.new_id("wf")
-    params: dict[str, Any] = {**inputs, "kaizen_run_id": rid}
-    params.update(parameters or {})
+    params: dict[str, Any] = {"kaizen_run_id": rid}
+    if entries:
+        # keyed by node: Kailash maps flat values onto similarly named parameters of every node
+        for node_id, names in entries.items():
+            params[node_id] = {k: v for k, v in inputs.items() if k in names}
+    else:
+        params.update(inputs)
+    for key, value in (parameters or {}).items():
+        if isinstance(value, Mapping) and isinstance(params.get(key), dict):
+            params[key] = {**params[key], **value}
+        else:
+            params[key] = value
     return wf, params, rid
 
 
