@@ -1,0 +1,394 @@
+"""``RunStore``: runs, spans and events in an embedded SQLite database (WAL), written in batches.
+
+Writers (any number of threads) only enqueue; one writer thread per store commits whole batches in one
+transaction, then enforces retention, so recording a run costs the caller a queue put. Readers share the
+connection under a lock (SQLite serialises writes anyway; WAL lets other processes read while we write).
+``":memory:"`` keeps everything in this process. The schema is versioned; opening an older database applies
+the missing migrations in order.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import queue
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kaizen_lab.errors import ConfigError, KaizenError
+from kaizen_lab.store._schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["RunStore", "StoreError", "default_store_path"]
+
+_RUN_COLS = ("run_id", "trace_id", "parent_run_id", "agent_id", "kind", "status", "start_ts", "end_ts",
+             "duration_ms", "model", "input_tokens", "output_tokens", "cost", "model_calls", "tool_calls",
+             "cache_hits", "retries", "error", "error_type", "inputs", "outputs", "attributes")
+_SPAN_COLS = ("span_id", "trace_id", "run_id", "parent_id", "kind", "name", "start_ts", "end_ts", "duration_ms",
+              "status", "error", "inputs", "outputs", "attributes")
+_EVENT_COLS = ("run_id", "trace_id", "seq", "kind", "ts", "data")
+_JSON_COLS = frozenset({"inputs", "outputs", "attributes", "data"})
+# record dicts use the span/run field names ``start``/``end``; the columns are ``start_ts``/``end_ts``
+_ALIASES = {"start_ts": "start", "end_ts": "end"}
+_STOP = object()
+RUN_COLUMNS, SPAN_COLUMNS, EVENT_COLUMNS = _RUN_COLS, _SPAN_COLS, _EVENT_COLS
+
+
+class _Rows:
+    __slots__ = ("runs", "spans", "events")
+
+    def __init__(self, runs: list[tuple[Any, ...]], spans: list[tuple[Any, ...]],
+                 events: list[tuple[Any, ...]]) -> None:
+        self.runs, self.spans, self.events = runs, spans, events
+
+
+class StoreError(KaizenError):
+    """The run store could not write or read (disk full, locked by another program, damaged file)."""
+
+
+def default_store_path(config: Any = None) -> str:
+    """Where traces go by default: ``tracing.store_path`` (``.kaizen/traces.db`` under the working directory),
+    or ``":memory:"`` when ``tracing.in_memory`` is set."""
+    if config is None:
+        from kaizen_lab.config import load_config
+
+        config = load_config()
+    path = config.tracing.resolved_store_path()
+    return ":memory:" if path is None else str(path)
+
+
+def _insert_sql(table: str, cols: Sequence[str]) -> str:
+    return f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+def _value(record: Mapping[str, Any], col: str) -> Any:
+    value = record.get(_ALIASES.get(col, col))
+    if col in _JSON_COLS and value is not None and not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+def _row(record: Mapping[str, Any], cols: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(_value(record, c) for c in cols)
+
+
+class RunStore:
+    """Embedded SQLite store for traces.
+
+    Args:
+        path: a file path, ``":memory:"``, or ``None`` for the configured default (``default_store_path``).
+        config: a ``KaizenConfig`` for the defaults (path, ``tracing.retention_runs``).
+        max_runs: keep at most this many root runs (a root run and all its sub-runs count as one); ``None``
+            keeps everything. Default: ``tracing.retention_runs`` from the configuration.
+        max_age_s: drop runs that started more than this many seconds ago.
+        batch_size: the most records the writer commits in one transaction.
+
+    Example:
+        >>> store = RunStore(":memory:")
+        >>> store.write(runs=[{"run_id": "r1", "agent_id": "qa", "status": "ok", "start": 0.0}])
+        >>> store.flush(); store.count_runs()
+        1
+    """
+
+    def __init__(self, path: str | Path | None = None, *, config: Any = None, max_runs: Any = "config",
+                 max_age_s: float | None = None, batch_size: int = 2000) -> None:
+        if path is None:
+            path = default_store_path(config)
+        if max_runs == "config":
+            if config is None:
+                from kaizen_lab.config import load_config
+
+                config = load_config()
+            max_runs = config.tracing.retention_runs
+        if max_runs is not None and max_runs < 1:
+            raise ConfigError(f"max_runs must be at least 1 or None, got {max_runs}", path="max_runs",
+                              value=max_runs)
+        if max_age_s is not None and max_age_s <= 0:
+            raise ConfigError(f"max_age_s must be positive or None, got {max_age_s}", path="max_age_s",
+                              value=max_age_s)
+        self.path = str(path)
+        self.in_memory = self.path == ":memory:"
+        self.max_runs: int | None = max_runs
+        self.max_age_s = max_age_s
+        self.batch_size = batch_size
+        if not self.in_memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            if not self.in_memory:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the trace store at {self.path}: {exc}; set tracing.store_path to a "
+                             "writable file or tracing.in_memory: true") from exc
+        self._lock = threading.RLock()
+        self._migrate()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._submitted = 0
+        self._written = 0
+        self._errors: list[BaseException] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        _open_stores.add(self)
+
+    # ---------------------------------------------------------------------------------------- schema
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def _migrate(self) -> None:
+        with self._lock:
+            conn = self._conn
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                         "description TEXT NOT NULL, applied_at REAL NOT NULL)")
+            current = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            if current > SCHEMA_VERSION:
+                raise ConfigError(f"the trace store {self.path} has schema version {current}, newer than this "
+                                  f"kaizen-lab understands ({SCHEMA_VERSION}); upgrade kaizen-lab or point "
+                                  "tracing.store_path at another file", path="tracing.store_path", value=self.path)
+            for version, description, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for sql in statements:
+                        conn.execute(sql)
+                    conn.execute("INSERT INTO schema_version VALUES (?, ?, ?)", (version, description, time.time()))
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK")
+                    raise StoreError(f"migrating the trace store {self.path} to schema version {version} "
+                                     f"({description}) failed: {exc}") from exc
+
+    # ---------------------------------------------------------------------------------------- writing
+    def write(self, *, runs: Iterable[Mapping[str, Any]] = (), spans: Iterable[Mapping[str, Any]] = (),
+              events: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Queue records for the writer thread (returns at once). Records with an existing id replace it.
+
+        Run and span records use the field names of ``RunSummary``/``Span``; events are
+        ``{run_id, trace_id, seq, kind, ts, data}``. JSON columns accept text or JSON-able values.
+        """
+        if self._closed:
+            raise StoreError(f"the trace store {self.path} is closed; create a new RunStore")
+        item = (tuple(runs), tuple(spans), tuple(events))
+        with self._cond:
+            self._submitted += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._writer, name="kaizen-lab-store", daemon=True)
+                self._thread.start()
+        self._queue.put(item)
+
+    def write_rows(self, runs: list[tuple[Any, ...]], spans: list[tuple[Any, ...]],
+                   events: list[tuple[Any, ...]]) -> None:
+        """Queue rows already in column order (``RUN_COLUMNS``/``SPAN_COLUMNS``/``EVENT_COLUMNS``, JSON as text).
+
+        The tracer's fast path: no per-record conversion on the writer thread.
+        """
+        if self._closed:
+            raise StoreError(f"the trace store {self.path} is closed; create a new RunStore")
+        with self._cond:
+            self._submitted += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._writer, name="kaizen-lab-store", daemon=True)
+                self._thread.start()
+        self._queue.put(_Rows(runs, spans, events))
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Wait until everything queued so far is committed.
+
+        Raises:
+            StoreError: a batch failed to commit (the first failure since the last flush), or the wait timed out.
+        """
+        with self._cond:
+            target = self._submitted
+            if not self._cond.wait_for(lambda: self._written >= target, timeout):
+                raise StoreError(f"the trace store {self.path} did not commit within {timeout}s; another "
+                                 "program may hold a write lock on it")
+            errors, self._errors = self._errors, []
+        if errors:
+            raise StoreError(f"writing to the trace store {self.path} failed: {errors[0]}") from errors[0]
+
+    def _writer(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < self.batch_size:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                batch.append(more)
+            try:
+                self._commit(batch)
+            except Exception:  # noqa: BLE001 - one bad record must not take its batch-mates down with it
+                for one in batch:
+                    try:
+                        self._commit([one])
+                    except Exception as exc:  # noqa: BLE001 - reported by the next flush()
+                        with self._cond:
+                            self._errors.append(exc)
+            with self._cond:
+                self._written += len(batch)
+                self._cond.notify_all()
+            if stop:
+                return
+
+    def _commit(self, batch: list[Any]) -> None:
+        runs: list[tuple[Any, ...]] = []
+        spans: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        for item in batch:
+            if isinstance(item, _Rows):
+                runs += item.runs
+                spans += item.spans
+                events += item.events
+            else:
+                runs += [_row(r, _RUN_COLS) for r in item[0]]
+                spans += [_row(s, _SPAN_COLS) for s in item[1]]
+                events += [_row(e, _EVENT_COLS) for e in item[2]]
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if runs:
+                    conn.executemany(_insert_sql("runs", _RUN_COLS), runs)
+                if spans:
+                    conn.executemany(_insert_sql("spans", _SPAN_COLS), spans)
+                if events:
+                    conn.executemany(_insert_sql("events", _EVENT_COLS), events)
+                if runs:
+                    self._enforce_retention(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _enforce_retention(self, conn: sqlite3.Connection) -> None:
+        doomed: list[tuple[str]] = []
+        if self.max_runs is not None:
+            doomed += conn.execute("SELECT run_id FROM runs WHERE parent_run_id IS NULL ORDER BY start_ts DESC "
+                                   "LIMIT -1 OFFSET ?", (self.max_runs,)).fetchall()
+        if self.max_age_s is not None:
+            cutoff = time.time() - self.max_age_s
+            doomed += conn.execute("SELECT run_id FROM runs WHERE parent_run_id IS NULL AND start_ts < ?",
+                                   (cutoff,)).fetchall()
+        if doomed:
+            conn.executemany("DELETE FROM events WHERE run_id IN (SELECT run_id FROM runs WHERE trace_id = ?)",
+                             doomed)
+            for table in ("spans", "runs"):
+                conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", doomed)
+
+    def close(self) -> None:
+        """Commit what is queued and close the database."""
+        if self._closed:
+            return
+        if self._thread is not None:
+            self.flush(timeout=None)
+            self._queue.put(_STOP)
+            self._thread.join()
+        self._closed = True
+        with self._lock:
+            self._conn.close()
+        _open_stores.discard(self)
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------------------- reading
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._conn.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return [{_ALIASES.get(n, n): v for n, v in zip(names, row, strict=True)} for row in rows]
+
+    def count_runs(self, *, roots_only: bool = False) -> int:
+        where = " WHERE parent_run_id IS NULL" if roots_only else ""
+        with self._lock:
+            return int(self._conn.execute(f"SELECT COUNT(*) FROM runs{where}").fetchone()[0])
+
+    def runs(self, *, agent_id: str | None = None, trace_id: str | None = None, status: str | None = None,
+             since: float | None = None, roots_only: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+        """Run rows, newest first (JSON columns as text; ``RunSummary.from_row`` decodes them)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for col, value in (("agent_id", agent_id), ("trace_id", trace_id), ("status", status)):
+            if value is not None:
+                clauses.append(f"{col} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append("start_ts >= ?")
+            params.append(since)
+        if roots_only:
+            clauses.append("parent_run_id IS NULL")
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        return self._query(f"SELECT * FROM runs{where} ORDER BY start_ts DESC{tail}", params)
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return rows[0] if rows else None
+
+    def spans(self, *, run_id: str | None = None, trace_id: str | None = None,
+              kind: str | None = None) -> list[dict[str, Any]]:
+        """Span rows in start order, for one run or one whole trace."""
+        clauses, params = [], []
+        if run_id is not None and trace_id is None:  # through the trace index
+            clauses.append("trace_id = (SELECT trace_id FROM runs WHERE run_id = ?)")
+            params.append(run_id)
+        for col, value in (("run_id", run_id), ("trace_id", trace_id), ("kind", kind)):
+            if value is not None:
+                clauses.append(f"{col} = ?")
+                params.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._query(f"SELECT * FROM spans{where} ORDER BY start_ts, span_id", params)
+
+    def events(self, *, run_id: str | None = None, trace_id: str | None = None) -> list[dict[str, Any]]:
+        """Event rows (``data`` is the redacted event as JSON text) in recorded order."""
+        if run_id is not None:
+            return self._query("SELECT * FROM events WHERE run_id = ? ORDER BY ts, seq", (run_id,))
+        return self._query("SELECT * FROM events WHERE run_id IN (SELECT run_id FROM runs WHERE trace_id = ?) "
+                           "ORDER BY ts, seq", (trace_id,))
+
+    def agent_ids(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT DISTINCT agent_id FROM runs ORDER BY agent_id")]
+
+    def subtree(self, run_id: str) -> list[dict[str, Any]]:
+        """The run and every run below it (via ``parent_run_id``), in start order."""
+        return self._query("""WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL
+                              SELECT r.run_id FROM runs r JOIN tree t ON r.parent_run_id = t.id)
+                              SELECT * FROM runs WHERE run_id IN (SELECT id FROM tree) ORDER BY start_ts""",
+                           (run_id,))
+
+    def __repr__(self) -> str:
+        return f"RunStore({self.path!r}, max_runs={self.max_runs}, max_age_s={self.max_age_s})"
+
+
+_open_stores: weakref.WeakSet[RunStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:  # commit what is queued when the interpreter exits
+    for store in list(_open_stores):
+        try:
+            store.close()
+        except Exception:  # noqa: BLE001, S110 - exiting; nothing left to report to
+            pass
