@@ -26,7 +26,14 @@ JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_HOME)/config JUPYTER_DATA_DIR=$(JUPY
 	JUPYTERLAB_WORKSPACES_DIR=$(JUPYTER_HOME)/workspaces IPYTHONDIR=$(JUPYTER_HOME)/ipython
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv install sysdeps test lint ruff typecheck unit notebooks bench lab clean distclean
+# The JupyterLab extension: built with npm packages from the registry, only when its sources change; the built
+# assets (build/labextension, not committed) reach the venv as the wheel's shared data (pyproject.toml).
+EXT := extensions/jupyterlab-kaizen
+EXT_BUILT := build/labextension/package.json
+EXT_SOURCES := $(wildcard $(EXT)/src/*.ts) $(wildcard $(EXT)/style/*) $(EXT)/package.json $(EXT)/tsconfig.json
+EXT_INSTALLED := $(VENV)/share/jupyter/labextensions/jupyterlab-kaizen/package.json
+
+.PHONY: help venv install sysdeps test lint ruff typecheck unit notebooks extension ext-test bench lab clean distclean
 
 help:
 	@echo "make lab        start JupyterLab on notebooks/ (installs .venv first)"
@@ -46,6 +53,28 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $@
 
 venv install: $(STAMP)
+
+# The core package metadata of the installed JupyterLab, so the extension build needs no download.
+$(EXT)/core-meta/core.package.json: $(STAMP)
+	$(PY) -c "import jupyterlab, pathlib, shutil; \
+		shutil.copy(pathlib.Path(jupyterlab.__file__).parent / 'staging' / 'package.json', '$@')"
+
+$(EXT)/node_modules/.package-lock.json: $(EXT)/package-lock.json $(EXT)/package.json
+	cd $(EXT) && npm ci --no-audit --no-fund --loglevel=error
+
+$(EXT_BUILT): $(EXT_SOURCES) $(EXT)/core-meta/core.package.json $(EXT)/node_modules/.package-lock.json
+	cd $(EXT) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run --silent build:prod >/dev/null
+	touch $@
+
+$(EXT_INSTALLED): $(EXT_BUILT)
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+extension: $(EXT_INSTALLED)
+
+# TypeScript unit tests of the extension's grammar (node's own test runner).
+ext-test: $(EXT)/node_modules/.package-lock.json
+	cd $(EXT) && npm test --silent
 
 # Chromium (browser tests), Redis and PostgreSQL (service tests) come from the system package manager.
 sysdeps:
@@ -74,7 +103,7 @@ ruff: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy kaizen_lab
 
-unit: $(STAMP)
+unit: $(STAMP) extension
 	$(PY) -m pytest tests
 
 # tests.conftest is loaded as a plugin so notebook kernels also get the temporary HOME/XDG/Jupyter dirs.
@@ -87,12 +116,12 @@ notebooks: $(STAMP)
 
 # Every check runs even when an earlier one fails (-k), so one run shows all problems; the status is still honest.
 test: sysdeps $(STAMP)
-	@$(MAKE) --no-print-directory -k ruff typecheck unit notebooks
+	@$(MAKE) --no-print-directory -k ruff typecheck ext-test unit notebooks
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
-lab: $(STAMP)
+lab: $(STAMP) extension
 	@mkdir -p $(JUPYTER_HOME)/config/lab/user-settings/@jupyterlab/apputils-extension \
 		$(JUPYTER_HOME)/data $(JUPYTER_HOME)/runtime $(JUPYTER_HOME)/workspaces $(JUPYTER_HOME)/ipython
 	@printf '{"fetchNews": "false", "checkForUpdates": false}\n' \
@@ -104,7 +133,8 @@ lab: $(STAMP)
 		$(if $(IS_ROOT),--allow-root)
 
 clean:
-	rm -rf .kaizen .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
+	rm -rf .kaizen .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info \
+		$(EXT)/lib $(EXT)/tsconfig.tsbuildinfo
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -1,0 +1,123 @@
+"""The kernel side of the JupyterLab extension: the ``kaizen_lab`` comm target.
+
+The extension opens one comm per kernel and sends requests carrying a ``request_id``:
+
+- ``{"type": "check_signature", "code": CELL}`` → ``{"errors": [{"message", "line", "column"}]}``, parsed with the
+  very parser ``%%signature`` uses (types resolve from the notebook namespace), line numbers counted in the cell;
+- ``{"type": "state"}`` → the notebook's signatures, agents, MCP servers and recent runs, for the sidebar.
+
+``handle_request`` is pure (namespace and run log in, dict out) so it is tested without a kernel.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["TARGET", "handle_request", "register_comm_target"]
+
+TARGET = "kaizen_lab"
+
+
+def _check_signature(code: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    from kaizen_lab.errors import SignatureError
+    from kaizen_lab.signatures.signature import Signature
+
+    header, _, body = code.partition("\n")
+    if not header.strip().startswith("%%signature"):
+        return {"errors": []}
+    try:
+        words = shlex.split(header.strip()[len("%%signature"):])
+    except ValueError as exc:
+        return {"errors": [{"message": f"header: {exc}", "line": 1, "column": 0}]}
+    if not words:
+        return {"errors": [{"message": "%%signature needs a NAME, e.g. %%signature QA", "line": 1,
+                            "column": len(header.rstrip())}]}
+    lines = body.split("\n")
+    skip = 0
+    while skip < len(lines) and not lines[skip].strip():
+        skip += 1
+    text = "\n".join(lines[skip:]).rstrip()
+    if not text:
+        return {"errors": [{"message": "the cell has no signature below the header", "line": 1, "column": 0}]}
+    try:
+        Signature.parse(text, namespace)
+    except SignatureError as exc:
+        # the cell's line = the header + the blank lines skipped + the line within the signature text
+        return {"errors": [{"message": exc.reason, "line": 1 + skip + (exc.line or 1),
+                            "column": exc.column if exc.column is not None else 0}]}
+    return {"errors": []}
+
+
+def _state(namespace: Mapping[str, Any], runs: Any = None) -> dict[str, Any]:
+    import sys
+
+    from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.signatures.signature import Signature
+
+    signatures = [{"name": k, "text": str(v)} for k, v in namespace.items()
+                  if not k.startswith("_") and isinstance(v, Signature)]
+    agents = []
+    for name, value in namespace.items():
+        if name.startswith("_") or not isinstance(value, Agent):
+            continue
+        model = value._model.label if value._model is not None else str(value._model_spec or "default")
+        agents.append({"name": name, "agent_id": value.agent_id, "model": model, "tools": value.tools.names(),
+                       "signature": str(value.signature)})
+    servers: list[dict[str, Any]] = []
+    if "kaizen_lab.mcp" in sys.modules:  # only when MCP is in use; never imported for the sidebar
+        try:
+            summary = sys.modules["kaizen_lab.mcp"].summary()
+            for server in summary.get("servers", []):
+                servers.append({"name": server.get("name"), "status": server.get("status"),
+                                "tools": [t.get("name") for t in server.get("tools", [])]})
+        except Exception:  # noqa: BLE001 - the sidebar must not fail because a server is down
+            servers = []
+    recent = []
+    if runs is not None:
+        for run_id in reversed(list(getattr(runs, "top_level", []))[-20:]):
+            events = runs.runs.get(run_id, [])
+            finished = next((e for e in reversed(events) if e.kind == "run_finished"), None)
+            started = next((e for e in events if e.kind == "run_started"), None)
+            if finished is not None:
+                recent.append({"run_id": run_id, "agent_id": finished.agent_id, "status": finished.status,
+                               "duration_ms": round(finished.duration_ms, 2),
+                               "model": getattr(started, "model", "")})
+    return {"signatures": signatures, "agents": agents, "mcp_servers": servers, "runs": recent}
+
+
+def handle_request(request: Mapping[str, Any], namespace: Mapping[str, Any], runs: Any = None) -> dict[str, Any]:
+    """Answer one request from the extension (the reply echoes ``request_id``)."""
+    kind = request.get("type")
+    if kind == "check_signature":
+        reply = _check_signature(str(request.get("code", "")), namespace)
+    elif kind == "state":
+        reply = _state(namespace, runs)
+    else:
+        reply = {"error": f"unknown request type {kind!r}; expected 'check_signature' or 'state'"}
+    reply["request_id"] = request.get("request_id")
+    reply["type"] = kind
+    return reply
+
+
+def register_comm_target(ipython: Any, runs: Any = None) -> bool:
+    """Register the ``kaizen_lab`` target on ``ipython``'s kernel; False in a shell without a kernel."""
+    kernel = getattr(ipython, "kernel", None)
+    manager = getattr(kernel, "comm_manager", None) if kernel is not None else None
+    if manager is None:
+        return False
+
+    def on_open(comm: Any, _open_msg: Any) -> None:
+        def on_msg(msg: Any) -> None:
+            data = msg.get("content", {}).get("data", {}) or {}
+            try:
+                reply = handle_request(data, ipython.user_ns, runs)
+            except Exception as exc:  # noqa: BLE001 - answered to the frontend instead of killing the comm
+                reply = {"request_id": data.get("request_id"), "error": f"{type(exc).__name__}: {exc}"}
+            comm.send(reply)
+
+        comm.on_msg(on_msg)
+
+    manager.register_target(TARGET, on_open)
+    return True
