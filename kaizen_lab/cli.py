@@ -46,7 +46,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "anthropic": ("anthropic",),
     "local": ("numpy", "gguf", "tokenizers", "llguidance", "jinja2", "threadpoolctl"),
     "dataflow": ("dataflow",),
-    "nexus": ("nexus", "uvicorn", "httpx"),
+    "nexus": ("nexus", "uvicorn", "httpx", "prometheus_client"),
     "distributed": ("redis",),
     "security": ("jwt", "argon2", "cryptography", "bcrypt"),
     "otel": ("opentelemetry.sdk",),
