@@ -103,7 +103,24 @@ class _KaizenNode(Node):
         return _loop.RunState(run_id or ev.new_id(), agent.agent_id, agent.model_label)
 
 
+_FROM_CONFIG: OrderedDict[str, Agent] = OrderedDict()
+
+
 def _agent_from_config(config: Mapping[str, Any]) -> Agent:
+    """The agent a JSON node config describes; rebuilt once per distinct config (workers run many tasks)."""
+    import json
+
+    key = json.dumps({k: v for k, v in config.items() if k.startswith("kaizen_") and k not in (REF_KEY, "kaizen_run_id")},
+                     sort_keys=True, default=str)
+    agent = _FROM_CONFIG.get(key)
+    if agent is None:
+        agent = _FROM_CONFIG[key] = _build_agent(config)
+        while len(_FROM_CONFIG) > 256:
+            _FROM_CONFIG.popitem(last=False)
+    return agent
+
+
+def _build_agent(config: Mapping[str, Any]) -> Agent:
     from kaizen_lab.agents.agent import Agent
     from kaizen_lab.errors import UserError
     from kaizen_lab.signatures.signature import Signature
