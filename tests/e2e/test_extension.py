@@ -1,0 +1,98 @@
+"""The JupyterLab extension in a real browser: %%signature highlighting, the squiggle on a bad type, the sidebar.
+
+The extension is the one `make extension` installs into the venv (the wheel's shared data). The notebook is
+written into the server's temp root by the test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import new_page, open_notebook, run_all_cells
+
+pytestmark = pytest.mark.e2e
+
+NAME = "extension_check.ipynb"
+SIGNATURE_CELL = '%%signature QA\nquestion: str  # the question\n->\nanswer: str'
+
+
+def _has_extension() -> bool:
+    import sys
+
+    return (Path(sys.prefix) / "share/jupyter/labextensions/jupyterlab-kaizen/package.json").exists()
+
+
+@pytest.fixture(scope="module")
+def ext_page(jupyter_lab: Any, chromium_browser: Any, shots: Path) -> Iterator[Page]:
+    if not _has_extension():
+        pytest.fail("the JupyterLab extension is not installed in this environment; run `make extension`")
+    nb = new_notebook(cells=[new_code_cell("%load_ext kaizen_lab"), new_code_cell(SIGNATURE_CELL),
+                             new_code_cell("%agent qa QA --model test")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(jupyter_lab.root_dir / NAME))
+    errors: list[str] = []
+    page = new_page(chromium_browser, errors)
+    try:
+        open_notebook(page, jupyter_lab, NAME)
+        run_all_cells(page, NAME)
+    except Exception:
+        page.screenshot(path=str(shots / "extension_failed_run.png"))
+        raise
+    yield page
+    page.context.close()
+
+
+def signature_cell(page: Page) -> Any:
+    return page.locator(".jp-NotebookPanel .jp-Cell").nth(1)
+
+
+def test_signature_cell_is_highlighted(ext_page: Page) -> None:
+    cell = signature_cell(ext_page)
+    expect(cell.locator(".kz-sig-magic")).to_have_text("%%signature")
+    expect(cell.locator(".kz-sig-field")).to_have_text(["question", "answer"])
+    expect(cell.locator(".kz-sig-type")).to_have_text(["str", "str"])
+    expect(cell.locator(".kz-sig-arrow")).to_have_text("->")
+    expect(cell.locator(".kz-sig-description")).to_have_text("# the question")
+    agent_line = ext_page.locator(".jp-NotebookPanel .jp-Cell").nth(2)
+    expect(agent_line.locator(".kz-sig-magic")).to_have_text("%agent")
+    expect(agent_line.locator(".kz-sig-flag")).to_have_text("--model")
+
+
+def test_bad_type_gets_a_squiggle_with_the_kernel_message(ext_page: Page, shots: Path) -> None:
+    source = "%%signature QA\nquestion: flaot\n->\nanswer: str"
+    ext_page.evaluate(f"""() => {{
+        const panel = window.jupyterapp.shell.currentWidget;
+        panel.content.widgets[1].model.sharedModel.setSource({json.dumps(source)});
+    }}""")
+    error = signature_cell(ext_page).locator(".kz-sig-error")
+    try:
+        expect(error).to_have_attribute("data-kz-error", "unknown type 'flaot' (did you mean 'float'?)",
+                                        timeout=30_000)
+    except AssertionError:
+        ext_page.screenshot(path=str(shots / "extension_no_squiggle.png"))
+        raise
+    expect(error).to_have_text("f")  # the squiggle starts at the column of the bad type
+    ext_page.evaluate(f"""() => {{
+        window.jupyterapp.shell.currentWidget.content.widgets[1].model.sharedModel.setSource(
+            {json.dumps(SIGNATURE_CELL)});
+    }}""")
+    expect(error).to_have_count(0, timeout=30_000)
+
+
+def test_sidebar_lists_the_agent_created_in_the_notebook(ext_page: Page) -> None:
+    ext_page.locator(".jp-SideBar .lm-TabBar-tab", has_text="Kaizen").first.click()
+    sidebar = ext_page.locator("#kaizen-sidebar")
+    expect(sidebar).to_be_visible()
+    ext_page.evaluate("() => window.kaizenLab.refresh()")
+    agent = sidebar.locator('.kz-sidebar-agent[data-agent="qa"]')
+    expect(agent).to_contain_text("qa", timeout=30_000)
+    expect(agent).to_contain_text("test")
+    expect(sidebar.locator(".kz-sidebar-signature")).to_contain_text("QA")
