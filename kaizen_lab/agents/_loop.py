@@ -21,6 +21,7 @@ from kaizen_lab.errors import (
     OutputParseError,
     ToolError,
 )
+from kaizen_lab.models._retry import observe_retries
 from kaizen_lab.models.base import Message, ModelResponse, ToolCall
 
 if TYPE_CHECKING:
@@ -131,13 +132,20 @@ async def _request(state: RunState, agent: Agent, messages: list[Message], attem
     t0 = _perf()
     state.record(ev.StepStarted(run_id=state.run_id, step="model", name=state.model))
     tools = agent.tools.specs() or None
+
+    def on_retry(retry_attempt: int, error: Any, delay: float) -> None:
+        # a provider-level retry (429/5xx/connection) becomes part of the run's record
+        state.record(ev.Retried(run_id=state.run_id, attempt=retry_attempt + 1,
+                                reason=f"{state.model}: {error}; retrying in {delay:.2f}s"))
+
     try:
-        coro = model.request(messages, settings=agent.settings, tools=tools,
-                             output_schema=agent.signature.output_schema())
-        if agent.model_timeout:
-            response = await asyncio.wait_for(coro, agent.model_timeout)
-        else:
-            response = await coro
+        with observe_retries(on_retry):
+            coro = model.request(messages, settings=agent.settings, tools=tools,
+                                 output_schema=agent.signature.output_schema())
+            if agent.model_timeout:
+                response = await asyncio.wait_for(coro, agent.model_timeout)
+            else:
+                response = await coro
     except TimeoutError:
         err: KaizenError = KaizenTimeoutError(f"model {state.model} did not answer within {agent.model_timeout}s; "
                                               "raise model_timeout= or use a faster model",

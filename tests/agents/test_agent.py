@@ -250,3 +250,29 @@ def test_model_response_object_is_accepted_from_function_models() -> None:
     agent = Agent("qa", QA, model=FunctionModel(
         lambda m, i: ModelResponse(text='{"answer": "r", "confidence": 0.2}', model_name="fn")))
     assert agent.execute(question="q").answer == "r"
+
+
+def test_provider_retries_are_recorded_as_retried_events() -> None:
+    from kaizen_lab.models._retry import RetryPolicy, with_retries
+
+    class Flaky(FunctionModel):
+        async def request(self, messages, **kwargs):
+            attempts = []
+
+            async def call():
+                attempts.append(1)
+                if len(attempts) < 3:
+                    raise ModelError("busy", provider="flaky", status=429, retryable=True)
+                return await FunctionModel.request(self, messages, **kwargs)
+
+            async def no_sleep(_seconds: float) -> None:
+                return None
+
+            return await with_retries(call, policy=RetryPolicy(initial_delay=0.25, jitter=0.0, sleep=no_sleep))
+
+    agent = Agent("qa", QA, model=Flaky(echo_model))
+    result = agent.execute(question="x")
+    retried = [e for e in result.events if e.kind == "retried"]
+    assert [e.attempt for e in retried] == [2, 3]
+    assert retried[0].reason == "function:echo_model: busy; retrying in 0.25s"
+    assert result.answer == "X"
