@@ -83,6 +83,7 @@ class Kaizen:
         from kaizen_lab.agents import Agent
 
         agent = Agent(agent_id, signature, config=self.config, **config)
+        self._start_audit()
         self.agents[agent_id] = agent
         return agent
 
@@ -188,6 +189,17 @@ class Kaizen:
         return monitor
 
     # ----------------------------------------------------------------------------------------- security
+
+    def _start_audit(self) -> None:
+        """With ``security.audit_logging`` on, every agent run and tool call goes to the audit trail."""
+        if self.config.security.audit_logging and "_audit_stop" not in self.__dict__:
+            self.__dict__["_audit_stop"] = self.security.audit_events()
+
+    def close(self) -> None:
+        """Stop auditing runs (when it was on); the agents stay usable."""
+        stop = self.__dict__.pop("_audit_stop", None)
+        if stop is not None:
+            stop()
 
     @property
     def security(self) -> Any:

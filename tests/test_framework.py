@@ -143,3 +143,24 @@ def test_readme_quickstart_runs() -> None:
     exec(compile(block, "README.md", "exec"), namespace)
     assert isinstance(namespace["result"].answer, str)  # type: ignore[attr-defined]
     assert isinstance(namespace["result"].confidence, float)  # type: ignore[attr-defined]
+
+
+def test_audit_logging_records_agent_runs_and_tool_calls(tmp_path) -> None:
+    from kaizen_lab import Kaizen
+
+    def lookup(city: str) -> str:
+        """Look a city up."""
+        return city
+
+    kaizen = Kaizen(security={"audit_logging": True, "audit_path": str(tmp_path / "audit.db")})
+    try:
+        agent = kaizen.create_agent("qa", "question -> answer", model="test", tools=[lookup])
+        agent.execute(question="q")
+        records = kaizen.security.audit.records()
+        assert [(r.operation, r.resource, r.result) for r in records] == [
+            ("call", "tool/lookup", "success"), ("execute", "agent/qa", "success")]
+        assert kaizen.security.audit.verify().ok
+    finally:
+        kaizen.close()
+    agent.execute(question="after close")
+    assert len(kaizen.security.audit.records()) == 2
