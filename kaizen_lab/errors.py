@@ -41,6 +41,10 @@ class KaizenError(Exception):
     """Base of every error raised by kaizen_lab."""
 
     def __init__(self, message: str, *, events: Sequence[Any] = (), partial: Any = None) -> None:
+        # secrets (API keys, bearer tokens ...) never reach an error message, its logs or a notebook output
+        from kaizen_lab.security.redact import redact_text
+
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
         self.events: list[Any] = list(events)
