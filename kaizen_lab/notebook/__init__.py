@@ -1,0 +1,69 @@
+"""The notebook layer: magics, rich display, widgets and Plotly panels (the only package importing IPython,
+ipywidgets and plotly; the rest of kaizen-lab reaches it through lazy imports).
+
+``%load_ext kaizen_lab`` calls ``load_ipython_extension``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["debugger", "load_ipython_extension", "playground", "show_graph", "unload_ipython_extension"]
+
+_MAGICS: dict[int, Any] = {}
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics, the display formatters, tab completion and (in a kernel) the comm target that
+    the JupyterLab extension talks to."""
+    from kaizen_lab.notebook.comm import register_comm_target
+    from kaizen_lab.notebook.display import register_formatters
+    from kaizen_lab.notebook.magics import KaizenMagics
+
+    if id(ipython) in _MAGICS:
+        return
+    magics = KaizenMagics(ipython)
+    ipython.register_magics(magics)
+    register_formatters(ipython)
+    ipython.set_hook("complete_command", magics.complete_agent, str_key="%agent")
+    _MAGICS[id(ipython)] = magics
+    register_comm_target(ipython, magics.log)
+    from kaizen_lab.notebook.comm import register_comm_target
+
+    register_comm_target(ipython, magics.log)  # the JupyterLab extension's diagnostics and sidebar
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Stop collecting runs and remove the formatters (the magics stay registered, as IPython allows)."""
+    from kaizen_lab.notebook.display import unregister_formatters
+
+    magics = _MAGICS.pop(id(ipython), None)
+    if magics is not None:
+        magics.log.stop()
+    unregister_formatters(ipython)
+
+
+def magics_for(ipython: Any) -> Any:
+    """The ``KaizenMagics`` instance loaded on ``ipython`` (or ``None``)."""
+    return _MAGICS.get(id(ipython))
+
+
+def show_graph(workflow: Any, **options: Any) -> Any:
+    """The execution graph of a workflow, agent or pattern as a Plotly figure."""
+    from kaizen_lab.notebook.panels.graph import show_graph as build
+
+    return build(workflow, **options)
+
+
+def playground(agent: Any) -> Any:
+    """A form for ``agent``'s inputs with a Run button, result card and history."""
+    from kaizen_lab.notebook.widgets.playground import Playground
+
+    return Playground(agent)
+
+
+def debugger(target: Any, **inputs: Any) -> Any:
+    """The step-through debugger for an agent (or a workflow) on ``inputs``."""
+    from kaizen_lab.notebook.widgets.debugger import Debugger
+
+    return Debugger(target, **inputs)

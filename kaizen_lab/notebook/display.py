@@ -1,0 +1,154 @@
+"""Rich display: HTML cards for signatures, agents, results, workflows, traces and errors.
+
+Every card comes with ``text/plain`` (nbval, terminals, VS Code fall back to it) and carries no ANSI codes.
+``register_formatters`` plugs the cards into IPython's HTML formatter by type, so objects created anywhere
+(not only by the magics) render the same way once ``%load_ext kaizen_lab`` ran.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RunTrace", "error_card", "register_formatters", "signature_html", "trace_html", "unregister_formatters",
+           "workflow_html"]
+
+_BOX = "border:1px solid #ccc;border-radius:6px;padding:6px 10px;display:inline-block;font-family:sans-serif"
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def signature_html(sig: Any) -> str:
+    rows = "".join(
+        f"<tr><td>{'in' if f.role == 'input' else 'out'}</td><td><b>{_e(f.name)}</b></td>"
+        f"<td><code>{_e(f.type_text)}</code></td><td>{_e(f.description)}</td>"
+        f"<td>{'' if f.required else _e(f'= {f.default!r}')}</td></tr>"
+        for f in (*sig.input_fields, *sig.output_fields))
+    doc = f"<div><i>{_e(sig.instructions)}</i></div>" if sig.instructions else ""
+    name = _e(sig.name or "Signature")
+    return (f"<div class='kaizen-signature' style='{_BOX}'><b>{name}</b> <code>{_e(str(sig))}</code>{doc}"
+            f"<table>{rows}</table></div>")
+
+
+def workflow_html(wf: Any) -> str:
+    built = wf.build() if hasattr(wf, "build") and not hasattr(wf, "graph") else wf
+    nodes = [(nid, data.get("type") or type(data.get("node")).__name__) for nid, data in built.graph.nodes(data=True)]
+    edges = [(a, b, d) for a, b, d in built.graph.edges(data=True)]
+    node_rows = "".join(f"<li><b>{_e(n)}</b> <code>{_e(t)}</code></li>" for n, t in nodes)
+    edge_rows = "".join(f"<li>{_e(a)} → {_e(b)} <code>{_e(json.dumps(d.get('mapping') or {}))}</code>"
+                        f"{' (cycle)' if d.get('cycle') else ''}</li>" for a, b, d in edges)
+    return (f"<div class='kaizen-workflow' style='{_BOX}'><b>Workflow</b> · {len(nodes)} nodes, {len(edges)} "
+            f"connections<ul>{node_rows}</ul><ul>{edge_rows}</ul></div>")
+
+
+def _event_line(e: Any) -> str:
+    kind = e.kind
+    if kind == "step_finished":
+        return f"{e.step} {e.name} {e.status} {e.duration_ms:.1f} ms" + (f" error: {e.error}" if e.error else "")
+    if kind == "model_called":
+        return (f"model {e.model} attempt {e.attempt} {e.duration_ms:.1f} ms {e.input_tokens}+{e.output_tokens} "
+                f"tokens{' (cache)' if e.cache_hit else ''}")
+    if kind == "tool_called":
+        return f"tool {e.tool} {e.duration_ms:.1f} ms" + (f" error: {e.error}" if e.error else "")
+    if kind == "retried":
+        return f"retry {e.attempt}: {e.reason}"
+    if kind == "run_started":
+        return f"run {e.run_id} started ({e.agent_id})"
+    if kind == "run_finished":
+        return f"run {e.run_id} {e.status} in {e.duration_ms:.1f} ms" + (f": {e.error}" if e.error else "")
+    return kind
+
+
+@dataclass
+class RunTrace:
+    """The events of one run, displayable as a card (``%trace``) and as panels (``.panel()``)."""
+
+    run_id: str
+    events: list[Any] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        fin = [e for e in self.events if e.kind == "run_finished" and e.run_id == self.run_id]
+        return fin[-1].status if fin else "running"
+
+    def panel(self) -> Any:
+        """The run's timeline (Gantt) as a Plotly figure."""
+        from kaizen_lab.notebook.panels.performance import timeline_figure
+
+        return timeline_figure(self.events, title=f"run {self.run_id}")
+
+    def __repr__(self) -> str:
+        lines = [f"RunTrace({self.run_id!r}, {self.status}, {len(self.events)} events)"]
+        lines += [f"  {_event_line(e)}" for e in self.events]
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": repr(self), "text/html": trace_html(self)}
+
+
+def trace_html(trace: RunTrace) -> str:
+    colour = {"ok": "#43a047", "error": "#e53935"}.get(trace.status, "#1e88e5")
+    items = "".join(f"<li>{_e(_event_line(e))}</li>" for e in trace.events)
+    return (f"<div class='kaizen-trace' style='{_BOX}'><b>run {_e(trace.run_id)}</b> "
+            f"<span style='color:{colour}'>{_e(trace.status)}</span><ol>{items}</ol></div>")
+
+
+def error_card(exc: BaseException) -> dict[str, str]:
+    """A mime bundle for an error: the message (with its caret line) in a pre block, no traceback noise."""
+    text = f"{type(exc).__name__}: {exc}"
+    body = (f"<div class='kaizen-error' style='{_BOX};border-color:#e53935'><b style='color:#e53935'>"
+            f"{_e(type(exc).__name__)}</b><pre>{_e(str(exc))}</pre></div>")
+    return {"text/plain": text, "text/html": body}
+
+
+class ErrorCard:
+    """An error shown as a card (returned by magics instead of a traceback for the user's mistakes)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.error = exc
+
+    def __repr__(self) -> str:
+        return error_card(self.error)["text/plain"]
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return error_card(self.error)
+
+
+def _stepper_html(stepper: Any) -> str:
+    items = "".join(f"<li>{_e(n)}: {_e(s)}</li>" for n, s in stepper.status().items())
+    return f"<div class='kaizen-stepper' style='{_BOX}'><b>{_e(repr(stepper))}</b><ul>{items}</ul></div>"
+
+
+def _formatters() -> list[tuple[str, str, Any]]:
+    """(module, class name, html function) registered lazily by name: no import of kailash at load time."""
+    return [
+        ("kaizen_lab.signatures.signature", "Signature", signature_html),
+        ("kailash.workflow.graph", "Workflow", workflow_html),
+        ("kailash.workflow.builder", "WorkflowBuilder", workflow_html),
+        ("kaizen_lab.runtime.stepper", "Stepper", _stepper_html),
+    ]
+
+
+def register_formatters(ip: Any) -> None:
+    """Register the HTML cards on ``ip``'s display formatter (by type name: nothing heavy is imported)."""
+    fmt = ip.display_formatter.formatters["text/html"]
+    for module, name, fn in _formatters():
+        fmt.for_type_by_name(module, name, fn)
+
+
+def unregister_formatters(ip: Any) -> None:
+    fmt = ip.display_formatter.formatters["text/html"]
+    for module, name, _ in _formatters():
+        fmt.deferred_printers.pop((module, name), None)
+        for tp in list(fmt.type_printers):
+            if getattr(tp, "__name__", None) == name and getattr(tp, "__module__", None) == module:
+                fmt.type_printers.pop(tp, None)
+
+
+def events_of(items: Iterable[Any]) -> list[Any]:
+    return [e for e in items if hasattr(e, "kind")]

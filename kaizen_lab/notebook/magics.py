@@ -1,0 +1,374 @@
+"""The ``%%signature``, ``%agent``/``%%agent``, ``%kaizen`` and ``%trace`` magics.
+
+Thin by design: parse arguments, call the core, bind or return real objects that own their display. A user's
+mistake (a bad signature, an unknown agent, a failed run) comes back as an error card in the cell's output
+— not a traceback on stderr — and binds nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import queue
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import HTML, display
+
+from kaizen_lab import events as ev
+from kaizen_lab.errors import KaizenError, UserError, did_you_mean
+from kaizen_lab.notebook._args import split_line
+from kaizen_lab.notebook.display import ErrorCard, RunTrace
+
+__all__ = ["KaizenMagics", "RunLog"]
+
+_SUBCOMMANDS = ("run", "step", "list", "show")
+
+
+class RunLog:
+    """Keeps the events of the last runs (a process-wide event listener) for ``%trace``."""
+
+    def __init__(self, keep: int = 50) -> None:
+        self.keep = keep
+        self.runs: OrderedDict[str, list[Any]] = OrderedDict()
+        self.top_level: list[str] = []
+        self._remove: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        if self._remove is None:
+            self._remove = ev.add_listener(self._on_event)
+
+    def stop(self) -> None:
+        if self._remove is not None:
+            self._remove()
+            self._remove = None
+
+    def _on_event(self, event: Any) -> None:
+        bucket = self.runs.get(event.run_id)
+        if bucket is None:
+            bucket = self.runs[event.run_id] = []
+            while len(self.runs) > self.keep:
+                self.runs.popitem(last=False)
+        bucket.append(event)
+        if event.kind == "run_finished" and any(
+                e.kind == "run_started" and e.parent_run_id is None for e in bucket):
+            self.top_level.append(event.run_id)
+            del self.top_level[:-self.keep]
+
+    def last(self) -> RunTrace | None:
+        for run_id in reversed(self.top_level):
+            if run_id in self.runs:
+                return RunTrace(run_id, list(self.runs[run_id]))
+        return None
+
+
+class _Table:
+    """A small card listing rows (``%agent list``)."""
+
+    def __init__(self, title: str, rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> None:
+        self.title, self.rows, self.header = title, rows, header
+
+    def __repr__(self) -> str:
+        lines = [self.title] + ["  " + " | ".join(r) for r in self.rows]
+        return "\n".join(lines) if self.rows else f"{self.title}: none"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in r) + "</tr>"
+                       for r in self.rows)
+        return {"text/plain": repr(self),
+                "text/html": f"<div class='kaizen-table'><b>{html.escape(self.title)}</b>"
+                             f"<table><tr>{head}</tr>{body}</table></div>"}
+
+
+@magics_class
+class KaizenMagics(Magics):
+    """kaizen-lab's notebook magics."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.log = RunLog()
+        self.log.start()
+        self.last_result: Any = None
+        self.last_error: BaseException | None = None
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    @property
+    def ns(self) -> dict[str, Any]:
+        assert self.shell is not None  # set by IPython when the magics are registered
+        return self.shell.user_ns
+
+    def agents(self) -> dict[str, Any]:
+        from kaizen_lab.agents.agent import Agent
+
+        return {k: v for k, v in self.ns.items() if isinstance(v, Agent) and not k.startswith("_")}
+
+    def signatures(self) -> dict[str, Any]:
+        from kaizen_lab.signatures.signature import Signature
+
+        out: dict[str, Any] = {}
+        for k, v in self.ns.items():
+            if k.startswith("_"):
+                continue
+            if isinstance(v, Signature) or (isinstance(v, type) and issubclass(v, Signature) and v is not Signature):
+                out[k] = v
+        return out
+
+    def _agent(self, name: str) -> Any:
+        found = self.agents()
+        if name in found:
+            return found[name]
+        by_id = {a.agent_id: a for a in found.values()}
+        if name in by_id:
+            return by_id[name]
+        raise UserError(f"no agent named {name!r}{did_you_mean(name, list(found))}; create one with "
+                        f"%agent {name} \"question -> answer\"")
+
+    def _fail(self, exc: BaseException) -> ErrorCard:
+        self.last_error = exc
+        return ErrorCard(exc)
+
+    # -- %%signature --------------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("name", help="the variable to bind the Signature to")
+    @argument("--instructions", "-i", nargs="+", default=None, help="instructions (replace the docstring's)")
+    @cell_magic
+    def signature(self, line: str, cell: str) -> Any:
+        """Parse the cell as a signature and bind it to NAME; types resolve from the notebook namespace.
+
+        The body is one line (``question: str -> answer: str``) or the multi-line form with ``# description``
+        comments and an optional docstring. A parse error shows the line with a caret and binds nothing.
+        """
+        from kaizen_lab.signatures.signature import Signature
+
+        args = parse_argstring(self.signature, line)
+        if not args.name.isidentifier():
+            return self._fail(UserError(f"{args.name!r} is not a valid Python name; use e.g. %%signature QA"))
+        instructions = " ".join(args.instructions) if args.instructions else None
+        try:
+            sig = Signature.parse(cell.strip("\n"), self.ns, instructions=instructions)
+        except KaizenError as exc:
+            return self._fail(exc)
+        object.__setattr__(sig, "_name", args.name)  # the card shows the bound name
+        self.ns[args.name] = sig
+        return sig
+
+    # -- %agent / %%agent ---------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("args", nargs="*", help="NAME SIG | run NAME k=v... | step NAME k=v... | list | show NAME")
+    @argument("--model", "-m", default=None, help="model string, e.g. test, local, openai:gpt-4o-mini")
+    @argument("--tools", "-t", default=None, help="comma-separated names of functions in the notebook")
+    @argument("--mcp", default=None, help="an MCP server (command or URL) whose tools the agent may call")
+    @argument("--instructions", "-i", default=None, help="instructions replacing the signature's")
+    @argument("-o", dest="output", action="store_true", help="return the result (like %%timeit -o)")
+    @argument("-v", dest="var", default=None, help="store the result in this variable")
+    @argument("-q", dest="quiet", action="store_true", help="do not display the result")
+    @line_cell_magic
+    def agent(self, line: str, cell: str | None = None) -> Any:
+        """Create, run, step through, list and show agents.
+
+        ``%agent NAME SIG [--model M] [--tools f,g] [--mcp SERVER]`` creates an agent and binds it to NAME
+        (SIG is a Signature variable or signature text); ``%agent run NAME question="..." [-o] [-v VAR] [-q]``
+        runs it, streaming progress into the output; ``%agent step NAME question="..."`` opens the step
+        debugger; ``%agent list``; ``%agent show NAME`` draws its workflow. ``%%agent NAME`` takes a YAML body
+        with ``signature``, ``model``, ``tools``, ``instructions``, ``mcp``, ``max_retries``, ``memory``.
+        """
+        try:
+            split = split_line(line, self.ns, value_flags=("--model", "-m", "--tools", "-t", "--mcp", "-v",
+                                                           "--instructions", "-i"))
+            args = parse_argstring(self.agent, " ".join(filter(None, [split.flags])))
+            pos = split.positionals
+            if cell is not None:
+                return self._agent_from_yaml(pos, cell)
+            if not pos:
+                raise UserError("usage: %agent NAME SIG | run NAME k=v | step NAME k=v | list | show NAME "
+                                "(see %agent?)")
+            command = pos[0]
+            if command == "list":
+                return self._list()
+            if command in ("run", "step", "show"):
+                if len(pos) < 2:
+                    raise UserError(f"%agent {command} needs an agent name, e.g. %agent {command} qa")
+                target = self._agent(pos[1])
+                if command == "show":
+                    return target.panel()
+                if command == "step":
+                    return target.debug(**split.inputs)
+                return self._run(target, split.inputs, args)
+            if len(pos) < 2:
+                raise UserError(f"%agent {command} needs a signature, e.g. %agent {command} \"question -> answer\"")
+            return self._create(command, " ".join(pos[1:]), args)
+        except KaizenError as exc:
+            return self._fail(exc)
+
+    def _resolve_tools(self, names: list[str]) -> list[Any]:
+        tools = []
+        for name in names:
+            if name not in self.ns or not callable(self.ns[name]):
+                callables = [k for k, v in self.ns.items() if callable(v) and not k.startswith("_")]
+                raise UserError(f"no function named {name!r} in the notebook{did_you_mean(name, callables)}; "
+                                "define it first, then list it in --tools")
+            tools.append(self.ns[name])
+        return tools
+
+    def _make(self, name: str, signature: Any, *, model: Any = None, tools: list[str] = (),  # type: ignore[assignment]
+              mcp: Any = None, **options: Any) -> Any:
+        from kaizen_lab.agents.agent import Agent
+
+        if not name.isidentifier():
+            raise UserError(f"{name!r} is not a valid Python name; use e.g. %agent qa \"question -> answer\"")
+        if isinstance(signature, str) and signature in self.signatures():
+            signature = self.signatures()[signature]
+        elif isinstance(signature, str) and signature.isidentifier() and "->" not in signature:
+            raise UserError(f"no signature named {signature!r}{did_you_mean(signature, list(self.signatures()))};"
+                            " bind one with %%signature, or give the text: \"question -> answer\"")
+        agent = Agent(name, signature, model=model, tools=self._resolve_tools(list(tools)), namespace=self.ns,
+                      **options)
+        if mcp:
+            agent.connect_to_mcp_servers(mcp if isinstance(mcp, list) else [mcp])
+        self.ns[name] = agent
+        return agent
+
+    def _create(self, name: str, signature: str, args: Any) -> Any:
+        tools = [t.strip() for t in (args.tools or "").split(",") if t.strip()]
+        options = {"instructions": args.instructions} if args.instructions else {}
+        return self._make(name, signature, model=args.model, tools=tools, mcp=args.mcp, **options)
+
+    def _agent_from_yaml(self, pos: list[str], body: str) -> Any:
+        import yaml
+
+        if len(pos) != 1:
+            raise UserError("usage: %%agent NAME, then a YAML body with signature:, model:, tools: ...")
+        try:
+            spec = yaml.safe_load(body) or {}
+        except yaml.YAMLError as exc:
+            raise UserError(f"the %%agent body is not valid YAML: {exc}") from exc
+        if not isinstance(spec, dict) or "signature" not in spec:
+            raise UserError("the %%agent body needs at least 'signature: question -> answer'")
+        known = {"signature", "model", "tools", "instructions", "mcp", "max_retries", "memory", "timeout"}
+        for key in spec:
+            if key not in known:
+                raise UserError(f"unknown %%agent key {key!r}{did_you_mean(key, sorted(known))}; "
+                                f"keys are {sorted(known)}")
+        tools = spec.get("tools") or []
+        tools = [t.strip() for t in tools.split(",")] if isinstance(tools, str) else list(tools)
+        options = {k: spec[k] for k in ("instructions", "max_retries", "memory", "timeout") if k in spec}
+        return self._make(pos[0], str(spec["signature"]), model=spec.get("model"), tools=tools,
+                          mcp=spec.get("mcp"), **options)
+
+    def _list(self) -> _Table:
+        rows = []
+        for var, a in self.agents().items():
+            model = a._model.label if a._model is not None else (a._model_spec or "default")
+            rows.append((var, str(a.signature), str(model), ", ".join(a.tools.names()) or "-"))
+        return _Table("agents", rows, ("name", "signature", "model", "tools"))
+
+    def _run(self, agent: Any, inputs: dict[str, Any], args: Any) -> Any:
+        from kaizen_lab._aio import background_loop
+        from kaizen_lab.agents._loop import run_agent
+        from kaizen_lab.notebook.display import _event_line
+
+        values, session = agent._split(dict(inputs))
+        handle = None if args.quiet else display(HTML("<i>running…</i>"), display_id=True)
+        events: queue.Queue[Any] = queue.Queue()
+        future = asyncio.run_coroutine_threadsafe(
+            run_agent(agent, values, session=session, on_event=events.put), background_loop())
+        lines: list[str] = []
+
+        def show(event: Any) -> None:
+            lines.append(html.escape(_event_line(event)))
+            if handle is not None:
+                handle.update(HTML("<div class='kaizen-progress'>" + "<br>".join(lines[-8:]) + "</div>"))
+
+        while not future.done():
+            try:
+                show(events.get(timeout=0.05))
+            except queue.Empty:
+                continue
+        while not events.empty():
+            show(events.get_nowait())
+        try:
+            result = future.result()
+        except KaizenError as exc:
+            if handle is not None:
+                handle.update(ErrorCard(exc))
+            self.last_error = exc
+            return None
+        self.last_result = result
+        if args.var:
+            self.ns[args.var] = result
+        if handle is not None:
+            handle.update(result if not args.output else HTML(""))
+        return result if args.output else None
+
+    # -- %kaizen ------------------------------------------------------------------------------------------
+    @line_magic
+    def kaizen(self, line: str = "") -> Any:
+        """Show kaizen-lab's status: version, configuration, the default model and why it was chosen."""
+        from kaizen_lab.models import base
+        from kaizen_lab.models.registry import default_model_spec
+
+        try:
+            from kaizen_lab.config import load_config
+
+            config: Any = load_config()
+            config_text = f"loaded ({'debug' if config.debug else 'default settings'})"
+        except KaizenError as exc:
+            config, config_text = None, f"invalid: {exc}"
+        spec, why = default_model_spec(config)
+        import kaizen_lab
+
+        rows = [("version", str(getattr(kaizen_lab, "__version__", "?"))), ("config", config_text),
+                ("default model", spec), ("why", why),
+                ("real requests", "allowed" if base.ALLOW_REAL_REQUESTS else "blocked (test guard)"),
+                ("agents", ", ".join(self.agents()) or "-"), ("signatures", ", ".join(self.signatures()) or "-"),
+                ("runs seen", str(len(self.log.top_level)))]
+        return _Table("kaizen-lab", rows, ("", ""))
+
+    # -- %trace -------------------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("run_id", nargs="?", default=None, help="a run id (default: the last run)")
+    @argument("--panel", action="store_true", help="show the performance panel of the recent runs")
+    @line_magic
+    def trace(self, line: str = "") -> Any:
+        """The last run (or RUN_ID) as a card, its events in order; ``--panel`` plots the recent runs."""
+        args = parse_argstring(self.trace, line)
+        if args.run_id and not args.panel:
+            if args.run_id not in self.log.runs:
+                known = list(self.log.runs)
+                return self._fail(UserError(f"no run {args.run_id!r} among the last {self.log.keep} runs"
+                                            f"{did_you_mean(args.run_id, known)}"))
+            return RunTrace(args.run_id, list(self.log.runs[args.run_id]))
+        last = self.log.last()
+        if last is None:
+            return self._fail(UserError("no run yet; run an agent first (%agent run NAME question=\"...\")"))
+        if args.panel:
+            from kaizen_lab.notebook.panels.performance import performance_figure
+
+            runs = [RunTrace(r, self.log.runs[r]) for r in self.log.top_level if r in self.log.runs]
+            return performance_figure(runs)
+        return last
+
+    # -- completion ---------------------------------------------------------------------------------------
+    def complete_agent(self, _ip: Any, event: Any) -> list[str]:
+        """Tab completion for ``%agent``: sub-commands, agent names, signature names and input field names."""
+        words = event.line.split()
+        if event.line.endswith(" "):
+            words.append("")
+        words = words[1:]  # drop "%agent"
+        if len(words) <= 1:
+            return [w for w in (*_SUBCOMMANDS, *self.agents()) if w.startswith(event.symbol)]
+        if words[0] in ("run", "step", "show"):
+            if len(words) == 2:
+                return [a for a in self.agents() if a.startswith(event.symbol)]
+            try:
+                agent = self._agent(words[1])
+            except UserError:
+                return []
+            return [f"{n}=" for n in agent.signature.input_names if f"{n}=".startswith(event.symbol)]
+        if len(words) == 2:
+            return [s for s in self.signatures() if s.startswith(event.symbol)]
+        return []

@@ -1,0 +1,58 @@
+"""A real IPython ``InteractiveShell`` with kaizen-lab's extension loaded, and small workflows to step through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def _shell() -> Any:
+    import plotly.io as pio
+    from IPython.core.interactiveshell import InteractiveShell
+
+    pio.renderers.default = "plotly_mimetype"  # no browser renderer in a kernel-less shell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"  # nothing written under IPYTHONDIR
+    shell = InteractiveShell.instance(config=config)
+    shell.display_formatter.active_types = shell.display_formatter.format_types
+    shell.run_line_magic("load_ext", "kaizen_lab")
+    return shell
+
+
+@pytest.fixture
+def ip(_shell: Any) -> Iterator[Any]:
+    _shell.reset(new_session=False)
+    yield _shell
+    _shell.reset(new_session=False)
+
+
+def cell(ip: Any, source: str) -> Any:
+    """Run a cell; fail on an exception; return the cell's value."""
+    result = ip.run_cell(source)
+    if result.error_before_exec or result.error_in_exec:
+        raise result.error_before_exec or result.error_in_exec
+    return result.result
+
+
+def debater(agent_id: str, positions: list[str]) -> Any:
+    from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.models.testing import FunctionModel
+    from kaizen_lab.patterns.debate import DEBATER_SIGNATURE
+
+    def fn(messages: Any, info: Any) -> dict[str, str]:
+        pos = positions[min(info.call_index, len(positions) - 1)]
+        return {"argument": f"{agent_id} argues {pos}", "position": pos}
+
+    return Agent(agent_id, DEBATER_SIGNATURE, model=FunctionModel(fn, name=agent_id))
+
+
+@pytest.fixture
+def debate_workflow() -> Any:
+    from kaizen_lab.patterns.debate import DebatePattern
+
+    return DebatePattern([debater("pro", ["yes"]), debater("con", ["no", "yes"])], rounds=4).build_workflow()
