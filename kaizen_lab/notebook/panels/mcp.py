@@ -1,0 +1,81 @@
+"""MCP tool-discovery panel: servers → tools, with status, transport, latency, last error, schemas and users.
+
+Built from plain data so any source can feed it: each server is a mapping or object with ``name``,
+``transport``, ``status`` (``up``/``down``/``unknown``), ``latency_ms``, ``last_error`` and ``tools`` (each
+with ``name``, ``description``, ``input_schema``); ``agents`` maps agent id → tool names it uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+
+__all__ = ["SERVER_STATUS_COLORS", "mcp_figure"]
+
+SERVER_STATUS_COLORS = {"up": "#43a047", "connected": "#43a047", "down": "#e53935", "error": "#e53935",
+                        "unknown": "#bdbdbd"}
+
+
+def _get(item: Any, name: str, default: Any = None) -> Any:
+    return item.get(name, default) if isinstance(item, Mapping) else getattr(item, name, default)
+
+
+def _schema_text(schema: Any) -> str:
+    props = (schema or {}).get("properties") or {}
+    required = set((schema or {}).get("required") or ())
+    if not props:
+        return "(no arguments)"
+    return "<br>".join(f"  {k}{'*' if k in required else ''}: {v.get('type', 'any') if isinstance(v, dict) else v}"
+                       for k, v in props.items())
+
+
+def mcp_figure(servers: Iterable[Any], agents: Mapping[str, Iterable[str]] | None = None, *,
+               title: str = "MCP tools") -> go.Figure:
+    """A treemap: root → server → tool. Hover shows status, transport, latency, last error, the input schema
+    and the agents using each tool; ``layout.meta`` carries the same data as plain dicts."""
+    users: dict[str, list[str]] = {}
+    for agent_id, tools in (agents or {}).items():
+        for tool in tools:
+            users.setdefault(tool, []).append(agent_id)
+    ids, labels, parents, colours, hover = ["mcp"], ["MCP servers"], [""], ["#ffffff"], ["MCP servers"]
+    meta: list[dict[str, Any]] = []
+    for server in servers:
+        name = str(_get(server, "name"))
+        status = str(_get(server, "status", "unknown"))
+        latency = _get(server, "latency_ms")
+        error = _get(server, "last_error")
+        tools = list(_get(server, "tools", ()) or ())
+        sid = f"server:{name}"
+        ids.append(sid)
+        labels.append(name)
+        parents.append("mcp")
+        colours.append(SERVER_STATUS_COLORS.get(status, "#bdbdbd"))
+        hover.append("<br>".join([f"<b>{name}</b>", f"status: {status}",
+                                  f"transport: {_get(server, 'transport', '?')}",
+                                  f"latency: {latency:.1f} ms" if latency is not None else "latency: -",
+                                  f"last error: {error or '-'}", f"tools: {len(tools)}"]))
+        entry: dict[str, Any] = {"name": name, "status": status, "transport": _get(server, "transport"),
+                                 "latency_ms": latency, "last_error": error, "tools": []}
+        for tool in tools:
+            tname = str(_get(tool, "name"))
+            schema = _get(tool, "input_schema") or _get(tool, "inputSchema") or {}
+            used_by = users.get(tname, []) + users.get(f"{name}.{tname}", [])
+            ids.append(f"{sid}/{tname}")
+            labels.append(tname)
+            parents.append(sid)
+            colours.append("#90caf9" if used_by else "#e3f2fd")
+            hover.append("<br>".join([f"<b>{tname}</b> ({name})", str(_get(tool, "description") or ""),
+                                      "input schema:", _schema_text(schema),
+                                      f"used by: {', '.join(used_by) or 'no agent'}"]))
+            entry["tools"].append({"name": tname, "input_schema": json.loads(json.dumps(schema, default=str)),
+                                   "used_by": used_by})
+        meta.append(entry)
+    fig = go.Figure(go.Treemap(ids=ids, labels=labels, parents=parents, marker={"colors": colours},
+                               hovertext=hover, hoverinfo="text", root={"color": "#ffffff"},
+                               name="mcp"))
+    fig.update_layout(title=title, height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      meta={"servers": meta})
+    return fig

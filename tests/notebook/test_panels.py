@@ -1,0 +1,198 @@
+"""Panel figures: structure, colours by status, hover fields, axis values; offline HTML export."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from kaizen_lab import events as ev
+from kaizen_lab.agents.agent import Agent
+from kaizen_lab.notebook.panels import (
+    STATUS_COLORS,
+    cache_figure,
+    compare_figure,
+    graph_figure,
+    latency_figure,
+    live_graph,
+    mcp_figure,
+    performance_figure,
+    show_graph,
+    timeline_figure,
+    to_html,
+    tokens_figure,
+    update_graph,
+)
+from kaizen_lab.notebook.panels.performance import percentile
+from kaizen_lab.runtime.stepper import Stepper
+
+
+def edge_count(trace: Any, points_per_edge: int) -> int:
+    return len(trace.x) // points_per_edge
+
+
+def pipeline_workflow() -> Any:
+    from kaizen_lab.patterns.pipeline import PipelinePattern
+
+    stages = [Agent("clean", "text: str -> cleaned: str", model="test"),
+              Agent("summarise", "cleaned: str -> summary: str", model="test"),
+              Agent("translate", "summary: str -> translation: str", model="test")]
+    return PipelinePattern(stages).to_workflow(["text"])
+
+
+def test_pipeline_graph_has_a_node_per_stage_and_forward_edges() -> None:
+    wf = pipeline_workflow()
+    built = wf.build()
+    n_nodes, n_edges = len(list(built.graph.nodes())), len(list(built.graph.edges()))
+    fig = graph_figure(wf)
+    edges, back, nodes = fig.data
+    assert (edges.name, back.name, nodes.name) == ("edges", "back edges", "nodes")
+    assert len(nodes.x) == n_nodes >= 3 and edge_count(edges, 3) == n_edges and len(back.x) == 0
+    assert set(nodes.marker.color) == {STATUS_COLORS["pending"]}
+    ys = sorted({round(y, 3) for y in nodes.y})
+    assert len(ys) >= 3  # layered: a chain spreads over layers
+
+
+def test_debate_cycle_is_drawn_as_a_back_edge(debate_workflow: Any) -> None:
+    fig = graph_figure(debate_workflow)
+    edges, back, nodes = fig.data
+    assert list(nodes.customdata) == ["debater_pro", "debater_con", "judge"]
+    assert edge_count(edges, 3) == 2 and edge_count(back, 5) == 1
+    assert back.line.dash == "dash"
+    assert ["debater_con", "debater_pro", True] in [list(e) for e in fig.layout.meta["edges"]]
+
+
+def test_failed_run_colours_and_hover() -> None:
+    from kaizen_lab.models.testing import FunctionModel
+
+    agent = Agent("qa", "question: str -> answer: int", model=FunctionModel(lambda m, i: {"answer": "x"}),
+                  max_retries=0)
+    s = Stepper.for_agent(agent, question="why?")
+    s.continue_()
+    nodes = graph_figure(s).data[2]
+    colours = dict(zip(nodes.customdata, nodes.marker.color, strict=True))
+    assert colours == {"input": STATUS_COLORS["done"], "model": STATUS_COLORS["failed"],
+                       "output": STATUS_COLORS["skipped"]}
+    hover = dict(zip(nodes.customdata, nodes.hovertext, strict=True))
+    assert "type: KaizenModelNode" in hover["model"] and "error:" in hover["model"]
+    assert "time:" in hover["input"] and "why?" in hover["input"] and "tokens:" in hover["input"]
+
+
+def test_current_node_highlight_and_live_update() -> None:
+    s = Stepper.for_agent(Agent("qa", "question -> answer", model="test"), question="q")
+    widget = live_graph(s)
+    s.step()
+    update_graph(widget, s.status(), current=s.current_node, records=s.nodes, workflow=s)
+    widths = dict(zip(widget.data[2].customdata, widget.data[2].marker.line.width, strict=True))
+    assert widths == {"input": 1, "model": 4, "output": 1}
+    assert widget.data[2].marker.color[0] == STATUS_COLORS["done"]
+    assert "tokens:" in widget.data[2].hovertext[1]
+
+
+def test_show_graph_accepts_agents_and_patterns(debate_workflow: Any) -> None:
+    from kaizen_lab.patterns.debate import DebatePattern
+    from tests.notebook.conftest import debater
+
+    pattern = DebatePattern([debater("a", ["x"]), debater("b", ["y"])], rounds=2)
+    assert edge_count(show_graph(pattern).data[1], 5) == 1  # its round cycle
+    agent = Agent("qa", "question -> answer", model="test")
+    assert list(show_graph(agent).data[2].customdata) == ["input", "model", "output"]
+    assert list(agent.panel().layout.meta["nodes"]) == ["input", "model", "output"]
+
+
+def run_events(n: int = 3) -> list[Any]:
+    agent = Agent("qa", "question -> answer", model="test", cache=True)
+    return [agent.execute(question=f"q{i % 2}") for i in range(n)]
+
+
+def test_timeline_has_a_bar_per_step_with_offsets() -> None:
+    result = run_events(1)[0]
+    fig = timeline_figure(result)
+    bar = fig.data[0]
+    steps = [e for e in result.events if e.kind == "step_finished"]
+    assert len(bar.y) == len(steps) and bar.orientation == "h"
+    assert min(bar.base) == 0 and all(b >= 0 for b in bar.base)
+    assert list(bar.x) == pytest.approx([e.duration_ms for e in steps])
+
+
+def test_latency_percentiles_and_tokens_and_cache() -> None:
+    assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([10], 95) == 10
+    fig = latency_figure([10.0, 20.0, 30.0, 40.0, 100.0])
+    assert fig.layout.meta["p50"] == 30.0 and fig.layout.meta["p95"] == pytest.approx(88.0)
+    assert len(fig.layout.shapes) == 2
+    results = run_events(4)
+    tok = tokens_figure(results)
+    calls = [e for r in results for e in r.events if e.kind == "model_called"]
+    assert tok.data[0].y[0] == sum(e.input_tokens for e in calls)
+    cache = cache_figure(results)
+    assert cache.layout.meta["calls"] == 4 and cache.layout.meta["hits"] == 2
+
+
+def test_compare_and_dashboard() -> None:
+    fig = compare_figure({"p50 ms": 100.0, "accuracy": 0.5}, {"p50 ms": 50.0, "accuracy": 0.75})
+    assert fig.layout.meta["change"] == {"p50 ms": -0.5, "accuracy": 0.5}
+    assert [t.name for t in fig.data] == ["before", "after"]
+    dash = performance_figure(run_events(2))
+    assert dash.layout.meta["runs"] == 2 and len(dash.data) >= 5
+
+
+def test_mcp_panel_servers_tools_and_users() -> None:
+    servers = [
+        {"name": "time", "transport": "stdio", "status": "up", "latency_ms": 3.5, "last_error": None,
+         "tools": [{"name": "get_time", "description": "now", "input_schema": {
+             "type": "object", "properties": {"tz": {"type": "string"}}, "required": ["tz"]}}]},
+        {"name": "files", "transport": "http", "status": "down", "latency_ms": None,
+         "last_error": "connection refused", "tools": []},
+    ]
+    fig = mcp_figure(servers, {"qa": ["get_time"]})
+    tm = fig.data[0]
+    assert list(tm.labels) == ["MCP servers", "time", "get_time", "files"]
+    assert list(tm.parents) == ["", "mcp", "server:time", "mcp"]
+    assert tm.marker.colors[1] == "#43a047" and tm.marker.colors[3] == "#e53935"
+    assert "tz*: string" in tm.hovertext[2] and "used by: qa" in tm.hovertext[2]
+    assert "connection refused" in tm.hovertext[3]
+    assert fig.layout.meta["servers"][0]["tools"][0]["used_by"] == ["qa"]
+
+
+def test_to_html_embeds_plotly_js(tmp_path: Any) -> None:
+    path = to_html(graph_figure({"nodes": {"a": "T", "b": "T"}, "edges": [("a", "b", {"x": "y"}, False)]}),
+                   tmp_path / "g.html")
+    text = path.read_text()
+    assert "Plotly.newPlot" in text and len(text) > 1_000_000  # plotly.js itself is inline
+    assert not re.search(r"<script[^>]+src=", text)  # nothing fetched when opened offline
+
+
+def test_events_dicts_feed_the_timeline() -> None:
+    events = [ev.event_to_dict(e) for e in run_events(1)[0].events]
+    assert len(timeline_figure(events).data[0].y) == sum(1 for e in events if e["kind"] == "step_finished")
+
+
+def test_edges_show_the_data_that_flowed() -> None:
+    s = Stepper.for_agent(Agent("qa", "question -> answer", model="test"), question="what flows?")
+    s.step()
+    texts = [a.text for a in graph_figure(s).layout.annotations]
+    first, second = (f"{a}→{b}" for _, _, m, _ in s.edges for a, b in m.items())
+    assert any(t.startswith(f"{first}: ") and "what flows?" in t for t in texts)
+    assert second in texts  # the model has not run: no data on its edge yet
+
+
+def test_tokens_per_agent() -> None:
+    a = Agent("alpha", "question -> answer", model="test")
+    b = Agent("beta", "question -> answer", model="test")
+    fig = tokens_figure([a.execute(question="x"), b.execute(question="y"), b.execute(question="z")], by="agent")
+    assert list(fig.data[0].x) == ["alpha", "beta"]
+    assert fig.data[0].y[1] > fig.data[0].y[0]  # two runs of beta
+
+
+def test_live_timeline_grows_during_runs() -> None:
+    from kaizen_lab.notebook.panels import live_timeline
+
+    widget = live_timeline(agent_id="qa")
+    try:
+        result = Agent("qa", "question -> answer", model="test").execute(question="q")
+        Agent("other", "question -> answer", model="test").execute(question="q")
+    finally:
+        widget._kaizen_stop()
+    steps = [e for e in result.events if e.kind == "step_finished"]
+    assert len(widget.data[0].y) == len(steps) > 0
