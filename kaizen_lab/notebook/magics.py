@@ -307,7 +307,14 @@ class KaizenMagics(Magics):
     # -- %kaizen ------------------------------------------------------------------------------------------
     @line_magic
     def kaizen(self, line: str = "") -> Any:
-        """Show kaizen-lab's status: version, configuration, the default model and why it was chosen."""
+        """Show kaizen-lab's status: version, configuration, the default model and why it was chosen.
+
+        ``%kaizen export OUT [--agent NAME] [--force]`` exports this notebook's agent (the cells run so far)
+        as a runnable workflow folder, like ``kaizen-lab export``.
+        """
+        words = line.split()
+        if words and words[0] == "export":
+            return self._export(words[1:])
         from kaizen_lab.models import base
         from kaizen_lab.models.registry import default_model_spec
 
@@ -327,6 +334,31 @@ class KaizenMagics(Magics):
                 ("agents", ", ".join(self.agents()) or "-"), ("signatures", ", ".join(self.signatures()) or "-"),
                 ("runs seen", str(len(self.log.top_level)))]
         return _Table("kaizen-lab", rows, ("", ""))
+
+    def _export(self, words: list[str]) -> Any:
+        import argparse
+
+        from kaizen_lab.export import export_cells
+
+        parser = argparse.ArgumentParser(prog="%kaizen export", add_help=False, exit_on_error=False)
+        parser.add_argument("out")
+        parser.add_argument("--agent", default=None)
+        parser.add_argument("--force", action="store_true")
+        try:
+            args = parser.parse_args(words)
+        except (argparse.ArgumentError, SystemExit):
+            return self._fail(UserError("usage: %kaizen export OUT [--agent NAME] [--force]"))
+        # the raw sources of the cells run so far (In holds them translated from magics), not this one
+        history = getattr(self.shell, "history_manager", None)
+        raw = list(getattr(history, "input_hist_raw", []) or self.ns.get("In", []))
+        cells = [c for c in raw[1:-1] if c.strip()]
+        try:
+            result = export_cells(cells, args.out, agent_id=args.agent, force=args.force, source_name="this notebook")
+        except KaizenError as exc:
+            return self._fail(exc)
+        rows = [("agent", result.agent_id), ("folder", str(result.out)), ("files", ", ".join(result.files)),
+                ("run it", f"kaizen-lab run {result.out} --input ...")]
+        return _Table("exported", rows, ("", ""))
 
     # -- %trace -------------------------------------------------------------------------------------------
     @magic_arguments()

@@ -163,3 +163,22 @@ def test_trace_by_run_id(ip: Any) -> None:
     trace = cell(ip, f"%trace {first.run_id}")
     assert trace.run_id == first.run_id and trace.events[0].inputs == {"question": "one"}
     assert "no run 'nope'" in repr(cell(ip, "%trace nope"))
+
+
+def test_kaizen_export_writes_a_runnable_workflow_from_the_cells_run_so_far(ip: Any, tmp_path) -> None:
+    from kaizen_lab.export import run_export
+
+    def run(source: str) -> Any:  # as a kernel runs cells: stored in the history (In)
+        result = ip.run_cell(source, store_history=True)
+        assert result.success, result.error_in_exec or result.error_before_exec
+        return result.result
+
+    run('%%signature QA\nquestion: str  # the question\n->\nanswer: str')
+    run('def shout(text: str) -> str:\n    """Shout."""\n    return text.upper()')
+    run("%agent qa QA --model test --tools shout")
+    run('%agent run qa question="hi" -q')
+    table = run(f"%kaizen export {tmp_path / 'out'}")
+    assert "qa" in repr(table) and "workflow.py" in repr(table)
+    assert run_export(tmp_path / "out", {"question": "hi"}) == {"answer": "test answer"}
+    refused = run(f"%kaizen export {tmp_path / 'out'}")
+    assert isinstance(refused, ErrorCard) and "--force" in repr(refused)

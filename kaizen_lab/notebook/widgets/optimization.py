@@ -53,4 +53,4 @@ class OptimizationProgress(widgets.VBox):
         after = {"score": report.optimized.mean, "ci_low": report.optimized.ci[0], "ci_high": report.optimized.ci[1]}
         figure = compare_figure(before, after, labels=("baseline", report.winner.name),
                                 title=f"before / after ({report.improvement:+.3f})")
-        self.children = (*self.children, go.FigureWidget(figure))
+        self.children = (*tuple(self.children), go.FigureWidget(figure))  # type: ignore[has-type]
