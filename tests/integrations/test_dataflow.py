@@ -198,7 +198,7 @@ def test_urls_are_normalised_to_absolute_sqlite_paths(tmp_path: Path, monkeypatc
 def test_unreachable_postgres_is_a_config_error_naming_the_fix() -> None:
     from tests.fixtures.services import free_port
 
-    with pytest.raises(ConfigError, match=r"can't open the DataFlow store at postgresql://u:\*\*\*@127.0.0.1"):
+    with pytest.raises(ConfigError, match=r"can't open the DataFlow store at postgresql://u:\[REDACTED\]@127.0.0.1"):
         DataFlowStore(f"postgresql://u:secret@127.0.0.1:{free_port()}/db")
 
 

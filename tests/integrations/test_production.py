@@ -66,7 +66,7 @@ def test_bad_setup_fails_each_check_with_its_reason(tmp_path: Path) -> None:
     assert "security.auth.enabled is false" in failed["auth_enabled"]
     assert "rbac_enabled is false" in failed["rbac_enabled"]
     assert "audit_logging is false" in failed["audit_enabled"]
-    assert "can't open the DataFlow store at postgresql://u:***@" in failed["store_reachable"]
+    assert "can't open the DataFlow store at postgresql://u:[REDACTED]@" in failed["store_reachable"]
     assert "settings.yaml:4" in failed["secrets_not_in_config_files"]
     assert "sk-proj" not in failed["secrets_not_in_config_files"]
     assert "connection refused" in failed["model_reachable"]
