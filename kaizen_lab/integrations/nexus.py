@@ -269,10 +269,15 @@ def _start_api(deployment: Deployment, host: str, port: int | None) -> None:
     from kaizen_lab.integrations._gateway import ApiGate
     from kaizen_lab.integrations._serve import ServedApp
 
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
     try:
         from nexus import Nexus
     except ImportError as exc:
         raise ConfigError(f'the API channel needs: pip install "kaizen-lab[nexus]" ({exc})') from None
+    finally:
+        # importing nexus calls logging.basicConfig(INFO): keep the host application's (or notebook's) logging
+        root.handlers[:], root.level = saved[0], saved[1]
     for name in ("nexus", "kailash.servers", "kailash.api", "kailash.utils.server_auth", "kailash.runtime",
                  "kailash.workflow", "kailash.middleware"):
         logging.getLogger(name).setLevel(logging.WARNING)

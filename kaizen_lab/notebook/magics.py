@@ -225,6 +225,8 @@ class KaizenMagics(Magics):
         elif isinstance(signature, str) and signature.isidentifier() and "->" not in signature:
             raise UserError(f"no signature named {signature!r}{did_you_mean(signature, list(self.signatures()))};"
                             " bind one with %%signature, or give the text: \"question -> answer\"")
+        if isinstance(model, str) and model.isidentifier() and hasattr(self.ns.get(model), "request"):
+            model = self.ns[model]  # a model object bound in the notebook, e.g. FunctionModel(...)
         agent = Agent(name, signature, model=model, tools=self._resolve_tools(list(tools)), namespace=self.ns,
                       **options)
         if mcp:

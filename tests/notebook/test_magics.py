@@ -182,3 +182,10 @@ def test_kaizen_export_writes_a_runnable_workflow_from_the_cells_run_so_far(ip: 
     assert run_export(tmp_path / "out", {"question": "hi"}) == {"answer": "test answer"}
     refused = run(f"%kaizen export {tmp_path / 'out'}")
     assert isinstance(refused, ErrorCard) and "--force" in repr(refused)
+
+
+def test_agent_magic_takes_a_model_object_bound_in_the_notebook(ip: Any) -> None:
+    cell(ip, "from kaizen_lab.models import FunctionModel\nfm = FunctionModel(lambda m, i: {'answer': 'from fm'})")
+    agent = cell(ip, '%agent qa "question -> answer" --model fm')
+    assert agent.model is ip.user_ns["fm"]
+    assert agent.execute(question="x").answer == "from fm"
