@@ -300,8 +300,16 @@ async def _run_steps(state: RunState, agent: Agent, inputs: Mapping[str, Any], s
     parsed, text = await model_phase(state, agent, values, history)
     outputs = step_validate_outputs(state, agent.signature, parsed)
     if session and agent.memory:
-        agent.memory.record(agent.agent_id, session, agent.adapter.user_prompt(agent.signature, values), text)
+        agent.memory.record(agent.agent_id, session, _user_turn(agent, values), text)
     return outputs
+
+
+def _user_turn(agent: Agent, values: Mapping[str, Any]) -> str:
+    """The user's turn as remembered in a session (adapters without ``user_prompt`` use their last message)."""
+    user_prompt = getattr(agent.adapter, "user_prompt", None)
+    if user_prompt is not None:
+        return str(user_prompt(agent.signature, values))
+    return agent.adapter.format(agent.signature, values)[-1].content
 
 
 def _finished(state: RunState, status: Any, err: KaizenError | None) -> None:

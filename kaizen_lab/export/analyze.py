@@ -82,11 +82,11 @@ class ExportPlan:
             if name in seen:
                 continue
             seen.add(name)
-            d = by_name.get(name)
-            if d is None or d in keep:
+            found = by_name.get(name)
+            if found is None or found in keep:
                 continue
-            keep.append(d)
-            wanted.extend(d.uses)
+            keep.append(found)
+            wanted.extend(found.uses)
         return sorted(keep, key=lambda d: self.definitions.index(d))
 
 

@@ -64,15 +64,12 @@ def export_cells(cells: Sequence[str], out: str | os.PathLike[str], *, agent_id:
     plan = analyze_cells(cells)
     agent = check_agent(plan, agent_id)
     needed = plan.needed_definitions(agent)
-    problems = [p for p in plan.problems if p.cell in {agent.cell} or agent.agent_id in p.reason]
+    problems: list[str] = [str(p) for p in plan.problems if p.cell in {agent.cell} or agent.agent_id in p.reason]
     problems += [_problem(d) for d in needed if d.problem]
     missing_tools = [t for t in agent.tools if not any(t in d.names and d.kind == "function" for d in needed)]
     if missing_tools:
         problems.append(f"cell {agent.cell}: tool(s) {missing_tools} are not functions defined with def in the "
                         "notebook")
-    if agent.mcp:
-        problems.append(f"cell {agent.cell}: MCP connections ({agent.mcp}) are exported as configuration only "
-                        "when given as a stdio command or URL string")
     signature_text, instructions = _signature_of(plan, agent)
     if problems:
         raise UserError("cannot export agent {!r}:\n  {}".format(agent.agent_id, "\n  ".join(map(str, problems))))
@@ -118,6 +115,8 @@ def _render(agent: AgentDef, signature_text: str, instructions: str | None, need
     model = agent.model or "local"
     definitions = "\n\n".join(d.source for d in needed)
     tools = ", ".join(agent.tools)
+    # MCP servers (stdio commands or URLs) are reconnected when the workflow module loads
+    mcp_line = f"agent.connect_to_mcp_servers({list(agent.mcp)!r})\n" if agent.mcp else ""
     module = f'''\
 """Agent {agent.agent_id!r}, exported from {source_name} by kaizen-lab.
 
@@ -149,7 +148,7 @@ SIGNATURE = Signature.parse({signature_text!r}, globals(), instructions={instruc
 MODEL = os.environ.get("KAIZEN_DEFAULT_MODEL") or CONFIG.get("default_model") or {model!r}
 agent = Agent({agent.agent_id!r}, SIGNATURE, model=MODEL, tools=[{tools}],
               max_retries={int(agent.options.get("max_retries", 2))})
-workflow = agent.to_workflow().build()
+{mcp_line}workflow = agent.to_workflow().build()
 
 
 def _value(text):
@@ -180,7 +179,8 @@ if __name__ == "__main__":
     sys.exit(main())
 '''
     config: dict[str, Any] = {"agent_id": agent.agent_id, "default_model": model,
-                              "signature": signature_text, "instructions": instructions, "tools": list(agent.tools)}
+                              "signature": signature_text, "instructions": instructions, "tools": list(agent.tools),
+                              "mcp_servers": list(agent.mcp)}
     key_env = _model_env(model)
     if key_env:
         config["api_key_env"] = key_env  # the variable's name only, never its value

@@ -142,7 +142,7 @@ class FunctionModel(BaseModel):
 
     def __init__(self, fn: Callable[[list[Message], RequestInfo], Any], *, name: str | None = None) -> None:
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "function")
+        self.name = name or str(getattr(fn, "__name__", "function"))
         self.calls = 0
         self._lock = threading.Lock()
         self.supports_structured_output = True

@@ -224,7 +224,7 @@ class PromptOptimizer:
             return []
         examples = "\n".join(str(dict(x)) for x in list(train)[:3])
         writer = Agent("instruction-writer", REWRITE_SIGNATURE, model=agent.model, max_retries=1)
-        out = []
+        out: list[tuple[str, str]] = []
         for i in range(self.propose_instructions):
             if self.budget is not None and self._calls + 1 + writer.max_retries > self.budget:
                 break

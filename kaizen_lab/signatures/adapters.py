@@ -30,6 +30,8 @@ class Adapter(Protocol):
 
     def parse(self, signature: Signature, text: str) -> dict[str, Any]: ...
 
+    # optional: ``user_prompt(signature, inputs) -> str``, the user's turn as remembered in a session
+
 
 def _value_text(value: Any) -> str:
     if isinstance(value, str):

@@ -276,3 +276,27 @@ def test_provider_retries_are_recorded_as_retried_events() -> None:
     assert [e.attempt for e in retried] == [2, 3]
     assert retried[0].reason == "function:echo_model: busy; retrying in 0.25s"
     assert result.answer == "X"
+
+
+def test_memory_works_with_a_custom_adapter_without_user_prompt() -> None:
+    from kaizen_lab.signatures.adapters import JSONAdapter
+
+    class Minimal:
+        name = "minimal"
+
+        def format(self, signature, inputs, demos=(), history=()):
+            return JSONAdapter().format(signature, inputs, demos, history)
+
+        def parse(self, signature, text):
+            return JSONAdapter().parse(signature, text)
+
+    seen = []
+
+    def fn(messages, info):
+        seen.append([m.content for m in messages if m.role == "user"])
+        return {"answer": "ok", "confidence": 1.0}
+
+    agent = Agent("qa", QA, model=FunctionModel(fn), memory=True, adapter=Minimal())
+    agent.execute(question="first", session="s")
+    agent.execute(question="second", session="s")
+    assert seen[1] == ["question: first", "question: second"]

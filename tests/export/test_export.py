@@ -161,3 +161,12 @@ def test_cli_export_reports_what_it_wrote(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, env={**os.environ})
     assert proc.returncode == 0, proc.stderr
     assert "exported agent 'qa'" in proc.stdout and "left out cells [4, 5]" in proc.stdout
+
+
+def test_mcp_servers_are_reconnected_by_the_exported_module(tmp_path: Path) -> None:
+    cells = ['%%signature QA\nquestion: str -> answer: str',
+             '%agent qa QA --model test --mcp "python examples/mcp_servers/calc_notes.py"']
+    export_cells(cells, tmp_path / "out")
+    module = (tmp_path / "out" / "workflow.py").read_text()
+    assert "agent.connect_to_mcp_servers(['python examples/mcp_servers/calc_notes.py'])" in module
+    assert "mcp_servers:\n- python examples/mcp_servers/calc_notes.py" in (tmp_path / "out" / "kaizen.yaml").read_text()
