@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["background_loop", "in_running_loop", "run_sync"]
+__all__ = ["background_loop", "in_running_loop", "run_on_background", "run_sync"]
 
 _local = threading.local()
 _bg_loop: asyncio.AbstractEventLoop | None = None
@@ -62,18 +62,23 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def run_on_background(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
+    """Run ``coro`` on the shared background loop and block for its result (from any thread but the loop's)."""
+    if threading.current_thread().name == "kaizen-lab-loop":
+        coro.close()
+        raise RuntimeError("a blocking call was made on kaizen-lab's background loop: await the async form")
+    future = asyncio.run_coroutine_threadsafe(coro, background_loop())
+    try:
+        return future.result(timeout)
+    except TimeoutError:
+        future.cancel()
+        raise
+
+
 def run_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
     """Run ``coro`` to completion and return its result, from any synchronous context."""
     if in_running_loop():
-        if threading.current_thread().name == "kaizen-lab-loop":
-            coro.close()
-            raise RuntimeError("a blocking call was made on kaizen-lab's background loop: await the async form")
-        future = asyncio.run_coroutine_threadsafe(coro, background_loop())
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()
-            raise
+        return run_on_background(coro, timeout=timeout)
     loop = _thread_loop()
     if timeout is not None:
         return loop.run_until_complete(asyncio.wait_for(coro, timeout))

@@ -8,7 +8,6 @@ an error message it can correct.
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -114,15 +113,10 @@ def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None, descr
 
 
 def result_text(value: Any) -> str:
-    """A tool result as the text sent back to the model."""
-    if isinstance(value, str):
-        return value
-    if hasattr(value, "model_dump"):
-        value = value.model_dump(mode="json")
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except TypeError:
-        return str(value)
+    """A tool result as the text sent back to the model (the same rendering as prompt values)."""
+    from kaizen_lab.signatures.adapters import value_text
+
+    return value_text(value)
 
 
 class ToolSet:

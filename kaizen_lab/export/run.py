@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from kaizen_lab._cli_inputs import parse_input_pairs
 from kaizen_lab.errors import UserError
 
 __all__ = ["cli_command", "export_command", "load_export", "run_export"]
@@ -58,21 +59,6 @@ def run_export(out: str | Path, inputs: Mapping[str, Any], *, runtime: str = "lo
     return dict(run_distributed(module.workflow, inputs, redis_url=redis_url)["output"])
 
 
-def _parse_inputs(pairs: Sequence[str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name:
-            raise UserError(f"--input takes NAME=VALUE, got {pair!r}")
-        try:
-            values[name] = json.loads(raw)
-            if not isinstance(values[name], dict | list | int | float | bool):
-                values[name] = raw
-        except ValueError:
-            values[name] = raw
-    return values
-
-
 def cli_command(argv: Sequence[str]) -> int:
     """``kaizen-lab run OUT --input NAME=VALUE ... [--runtime local|async|distributed] [--json]``."""
     parser = argparse.ArgumentParser(prog="kaizen-lab run", description="Run an exported workflow.")
@@ -82,7 +68,7 @@ def cli_command(argv: Sequence[str]) -> int:
     parser.add_argument("--redis", default=None, help="Redis URL for --runtime distributed")
     parser.add_argument("--json", action="store_true", help="print the outputs as JSON")
     args = parser.parse_args(list(argv))
-    outputs = run_export(args.out, _parse_inputs(args.input), runtime=args.runtime, redis_url=args.redis)
+    outputs = run_export(args.out, parse_input_pairs(args.input), runtime=args.runtime, redis_url=args.redis)
     if args.json:
         print(json.dumps(outputs, default=str))
     else:

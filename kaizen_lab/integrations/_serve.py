@@ -7,11 +7,11 @@ address under our control (Nexus's own ``start()`` binds every interface and can
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from typing import Any
 
+from kaizen_lab._net import listen_socket
 from kaizen_lab.errors import ConfigError
 
 __all__ = ["ServedApp"]
@@ -41,16 +41,7 @@ class ServedApp:
     def start(self, timeout: float = 30.0) -> ServedApp:
         import uvicorn
 
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port or 0))
-        except OSError as exc:
-            sock.close()
-            raise ConfigError(f"can't serve {self.name} on {self.host}:{self.port}: {exc.strerror}; pick another "
-                              "port or leave it None for a free one", path="port", value=self.port) from None
-        sock.listen(512)
+        sock = listen_socket(self.host, self.port, what=self.name, backlog=512)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=2, backlog=512)

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kaizen_lab._cli_inputs import parse_input_pairs
 from kaizen_lab.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -316,21 +317,6 @@ def _start_mcp(deployment: Deployment, host: str, port: int | None) -> None:
 # ------------------------------------------------------------------------------------------------ CLI
 
 
-def _parse_inputs(pairs: Sequence[str]) -> dict[str, Any]:
-    inputs: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UserError(f"--input takes name=value, got {pair!r}")
-        try:
-            inputs[name] = json.loads(value)
-            if not isinstance(inputs[name], int | float | bool | list | dict):
-                inputs[name] = value
-        except ValueError:
-            inputs[name] = value
-    return inputs
-
-
 def call_agent(url: str, agent_id: str, inputs: dict[str, Any], *, credential: str | None,
                session: str | None = None, timeout: float = 120.0) -> dict[str, Any]:
     """POST to a deployment's API and return the agent's outputs; typed errors for 401/403/422."""
@@ -378,7 +364,7 @@ def call_command(argv: Sequence[str]) -> int:
     parser.add_argument("--session", default=None, help="conversation id")
     args = parser.parse_args(argv)
     credential = args.api_key or os.environ.get(API_KEY_ENV)
-    outputs = call_agent(args.url, args.agent, _parse_inputs(args.input), credential=credential,
+    outputs = call_agent(args.url, args.agent, parse_input_pairs(args.input), credential=credential,
                          session=args.session)
     print(json.dumps(outputs, ensure_ascii=False, indent=2))
     return 0

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kaizen_lab._aio import background_loop
+from kaizen_lab._aio import background_loop, run_on_background
 
 if TYPE_CHECKING:
     from kaizen_lab.mcp.client import MCPConnection, ServerSpec
@@ -45,15 +45,7 @@ async def on_loop(coro: Coroutine[Any, Any, T]) -> T:
 
 def call_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
     """Run ``coro`` on the background loop and block for its result (any thread but the loop's own)."""
-    if _on_background_thread():
-        coro.close()
-        raise RuntimeError("a blocking MCP call was made on kaizen-lab's background loop; await the a* form")
-    future = asyncio.run_coroutine_threadsafe(coro, background_loop())
-    try:
-        return future.result(timeout)
-    except TimeoutError:
-        future.cancel()
-        raise
+    return run_on_background(coro, timeout=timeout)
 
 
 def get_connection(spec: ServerSpec, **options: Any) -> MCPConnection:

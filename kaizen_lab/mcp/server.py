@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from kaizen_lab._net import listen_socket
 from kaizen_lab.errors import ConfigError, KaizenError, UserError, did_you_mean
 
 __all__ = ["AgentMCPServer", "MCPServerHandle", "cli_command", "expose", "load_agents", "serve_main"]
@@ -241,16 +242,7 @@ class MCPServerHandle:
     def _start_http(self) -> None:
         import uvicorn
 
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port or 0))
-        except OSError as exc:
-            sock.close()
-            raise ConfigError(f"can't serve MCP on {self.host}:{self.port}: {exc.strerror}; pick another port= "
-                              "or leave it None for a free one", path="port", value=self.port) from None
-        sock.listen(128)
+        sock = listen_socket(self.host, self.port, what="MCP")
         self.port = sock.getsockname()[1]
         self.sdk_server = self.server.build(token=self.token, url=self.url)
         app = self.sdk_server.streamable_http_app(host=self.host)

@@ -16,7 +16,7 @@ from kaizen_lab.errors import OutputParseError
 from kaizen_lab.models.base import Message
 from kaizen_lab.signatures.signature import Signature
 
-__all__ = ["Adapter", "FieldMarkerAdapter", "JSONAdapter", "get_adapter"]
+__all__ = ["Adapter", "FieldMarkerAdapter", "JSONAdapter", "get_adapter", "value_text"]
 
 DEFAULT_INSTRUCTIONS = "Given the input fields, produce the output fields."
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(\{.*?\})\s*```", re.S)
@@ -33,7 +33,8 @@ class Adapter(Protocol):
     # optional: ``user_prompt(signature, inputs) -> str``, the user's turn as remembered in a session
 
 
-def _value_text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A value as the text a model reads (strings as they are, everything else as JSON)."""
     if isinstance(value, str):
         return value
     if hasattr(value, "model_dump"):
@@ -66,11 +67,11 @@ class JSONAdapter:
     def user_prompt(self, signature: Signature, inputs: Mapping[str, Any]) -> str:
         if len(signature.input_fields) == 1 and signature.input_fields[0].name in inputs:
             only = signature.input_fields[0].name
-            return f"{only}: {_value_text(inputs[only])}"
-        return "\n".join(f"{name}: {_value_text(inputs[name])}" for name in signature.input_names if name in inputs)
+            return f"{only}: {value_text(inputs[only])}"
+        return "\n".join(f"{name}: {value_text(inputs[name])}" for name in signature.input_names if name in inputs)
 
     def assistant_text(self, signature: Signature, outputs: Mapping[str, Any]) -> str:
-        return json.dumps({k: json.loads(_value_text(v)) if not isinstance(v, str) else v
+        return json.dumps({k: json.loads(value_text(v)) if not isinstance(v, str) else v
                            for k, v in outputs.items() if k in signature.output_names}, ensure_ascii=False)
 
     def format(self, signature: Signature, inputs: Mapping[str, Any], demos: Sequence[Mapping[str, Any]] = (),
@@ -112,7 +113,7 @@ class FieldMarkerAdapter(JSONAdapter):
         return "\n\n".join(parts)
 
     def assistant_text(self, signature: Signature, outputs: Mapping[str, Any]) -> str:
-        body = "\n".join(f"[[ ## {k} ## ]]\n{_value_text(outputs[k])}" for k in signature.output_names if k in outputs)
+        body = "\n".join(f"[[ ## {k} ## ]]\n{value_text(outputs[k])}" for k in signature.output_names if k in outputs)
         return body + "\n[[ ## completed ## ]]"
 
     def parse(self, signature: Signature, text: str) -> dict[str, Any]:
