@@ -129,3 +129,12 @@ class HostedModel(BaseModel):
     def __repr__(self) -> str:
         where = f", base_url={self.base_url!r}" if self.base_url != self.default_base_url else ""
         return f"{type(self).__name__}({self.name!r}{where})"
+
+
+def response_body(obj: Any) -> Any:
+    """A provider response as plain data for ``ModelError.body`` (its repr when it cannot be dumped)."""
+    dump = getattr(obj, "model_dump", None)
+    try:
+        return dump() if dump is not None else obj
+    except Exception:  # noqa: BLE001 - the body is informational
+        return repr(obj)

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 from kaizen_lab.errors import ModelError, UserError
-from kaizen_lab.models._hosted import HostedModel
+from kaizen_lab.models._hosted import HostedModel, response_body
 from kaizen_lab.models._retry import RetryPolicy
 from kaizen_lab.models.base import Message, ModelResponse, ModelSettings, ToolCall, ToolSpec, Usage
 
@@ -168,7 +168,7 @@ class AnthropicModel(HostedModel):
         blocks = getattr(message, "content", None)
         if not isinstance(blocks, list):
             raise ModelError(f"{self.provider} sent a response without a content list", provider=self.provider,
-                             body=_dump(message))
+                             body=response_body(message))
         texts: list[str] = []
         calls: list[ToolCall] = []
         final: str | None = None
@@ -235,10 +235,3 @@ class AnthropicModel(HostedModel):
                 await close()
         raise error  # outside the except block: the SDK exception (holding the request headers) is not chained
 
-
-def _dump(obj: Any) -> Any:
-    dump = getattr(obj, "model_dump", None)
-    try:
-        return dump() if dump is not None else obj
-    except Exception:  # noqa: BLE001 - the body is informational
-        return repr(obj)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from kaizen_lab.errors import ModelError
-from kaizen_lab.models._hosted import HostedModel
+from kaizen_lab.models._hosted import HostedModel, response_body
 from kaizen_lab.models._retry import RetryPolicy
 from kaizen_lab.models.base import Message, ModelResponse, ModelSettings, ToolCall, ToolSpec, Usage
 
@@ -155,10 +155,10 @@ class OpenAIModel(HostedModel):
             finish = choice.finish_reason
         except (AttributeError, IndexError, TypeError) as exc:
             raise ModelError(f"{self.provider} sent a response without choices[0].message: {exc}",
-                             provider=self.provider, body=_dump(completion)) from None
+                             provider=self.provider, body=response_body(completion)) from None
         if getattr(message, "refusal", None) and not text and not raw_calls:
             raise ModelError(f"{self.provider} refused the request: {message.refusal}", provider=self.provider,
-                             body=_dump(completion))
+                             body=response_body(completion))
         calls = tuple(self._tool_call(c, completion) for c in raw_calls)
         usage_obj = getattr(completion, "usage", None)
         usage = Usage(int(getattr(usage_obj, "prompt_tokens", 0) or 0),
@@ -177,10 +177,10 @@ class OpenAIModel(HostedModel):
             arguments = json.loads(raw_args)
         except json.JSONDecodeError as exc:
             raise ModelError(f"{self.provider} called tool {function.name!r} with arguments that are not JSON "
-                             f"({exc}): {raw_args[:200]!r}", provider=self.provider, body=_dump(completion)) from None
+                             f"({exc}): {raw_args[:200]!r}", provider=self.provider, body=response_body(completion)) from None
         if not isinstance(arguments, dict):
             raise ModelError(f"{self.provider} called tool {function.name!r} with {type(arguments).__name__} "
-                             "arguments; expected a JSON object", provider=self.provider, body=_dump(completion))
+                             "arguments; expected a JSON object", provider=self.provider, body=response_body(completion))
         return ToolCall(call.id or f"call_{function.name}", function.name, arguments)
 
     async def stream(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
@@ -216,10 +216,3 @@ class OpenAIModel(HostedModel):
                 await close()
         raise error  # outside the except block: the SDK exception (holding the request headers) is not chained
 
-
-def _dump(obj: Any) -> Any:
-    dump = getattr(obj, "model_dump", None)
-    try:
-        return dump() if dump is not None else obj
-    except Exception:  # noqa: BLE001 - the body is informational
-        return repr(obj)
