@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kaizen_lab.errors import SignatureError
@@ -93,11 +94,11 @@ def char_col(source: str, byte_offset: int) -> int:
     return len(source.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore")) - len(PREFIX)
 
 
-def _split_top(side: str) -> list[tuple[int, str]]:
-    """The comma-separated segments of a side (outside brackets and strings), each with its start column."""
-    out, depth, quote, start, i = [], 0, "", 0, 0
-    while i < len(side):
-        ch = side[i]
+def _top_level(text: str) -> Iterator[tuple[int, str]]:
+    """Each character outside brackets and string literals, with its column (escapes inside strings skipped)."""
+    depth, quote, i = 0, "", 0
+    while i < len(text):
+        ch = text[i]
         if quote:
             if ch == "\\":
                 i += 1
@@ -109,10 +110,18 @@ def _split_top(side: str) -> list[tuple[int, str]]:
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        elif ch == "," and depth == 0:
+        elif depth == 0:
+            yield i, ch
+        i += 1
+
+
+def _split_top(side: str) -> list[tuple[int, str]]:
+    """The comma-separated segments of a side (outside brackets and strings), each with its start column."""
+    out, start = [], 0
+    for i, ch in _top_level(side):
+        if ch == ",":
             out.append((start, side[start:i]))
             start = i + 1
-        i += 1
     out.append((start, side[start:]))
     return out
 
@@ -183,20 +192,7 @@ def diagnose(piece: Piece, text: str, exc: SyntaxError) -> SignatureError:
 
 
 def _top_level_eq(segment: str) -> int:
-    depth, quote = 0, ""
-    for i, ch in enumerate(segment):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "=" and depth == 0:
-            return i
-    return -1
+    return next((i for i, ch in _top_level(segment) if ch == "="), -1)
 
 
 def _expr_problem(expr: str) -> int | None:
