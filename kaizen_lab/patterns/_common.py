@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent
     from kaizen_lab.agents.result import ExecutionResult
 
-__all__ = ["AgentFailure", "CircuitBreaker", "PatternError", "PatternRun", "guarded_run"]
+__all__ = ["AgentFailure", "CircuitBreaker", "PatternError", "PatternRun", "guarded_run", "require_distinct_ids"]
+
+
+def require_distinct_ids(ids: list[str], what: str) -> None:
+    """Agents of one pattern need distinct ids (their runs, nodes and votes are keyed by them)."""
+    if len(set(ids)) != len(ids):
+        raise UserError(f"{what} need distinct agent ids, got {ids}")
 
 
 class PatternError(AgentRunError):

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kaizen_lab._aio import run_sync
 from kaizen_lab.errors import UserError, did_you_mean
-from kaizen_lab.patterns._common import AgentFailure, CircuitBreaker, PatternError, PatternRun, guarded_run
+from kaizen_lab.patterns._common import (
+    AgentFailure,
+    CircuitBreaker,
+    PatternError,
+    PatternRun,
+    guarded_run,
+    require_distinct_ids,
+)
 
 if TYPE_CHECKING:
     from kailash.workflow.builder import WorkflowBuilder
@@ -133,9 +140,7 @@ class ConsensusPattern:
                  max_failures: int = 2) -> None:
         if len(agents) < 2:
             raise UserError("consensus needs at least two agents")
-        ids = [a.agent_id for a in agents]
-        if len(set(ids)) != len(ids):
-            raise UserError(f"consensus agents need distinct ids, got {ids}")
+        require_distinct_ids([a.agent_id for a in agents], "consensus agents")
         aggregate_votes([], criteria=decision_criteria, tie_break=tie_break)  # validates the options early
         self.agents = list(agents)
         self.decision_field = decision_field or agents[0].signature.output_names[0]

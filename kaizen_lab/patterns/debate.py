@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from kaizen_lab._aio import run_sync
 from kaizen_lab.errors import UserError
-from kaizen_lab.patterns._common import AgentFailure, CircuitBreaker, PatternError, PatternRun, guarded_run
+from kaizen_lab.patterns._common import (
+    AgentFailure,
+    CircuitBreaker,
+    PatternError,
+    PatternRun,
+    guarded_run,
+    require_distinct_ids,
+)
 
 if TYPE_CHECKING:
     from kailash.workflow.builder import WorkflowBuilder
@@ -121,9 +128,7 @@ class DebatePattern:
             if missing:
                 raise UserError(f"debate agent {agent.agent_id!r} needs the inputs topic and transcript (missing "
                                 f"{sorted(missing)}); e.g. {DEBATER_SIGNATURE!r}")
-        ids = [a.agent_id for a in debaters]
-        if len(set(ids)) != len(ids):
-            raise UserError(f"debaters need distinct ids, got {ids}")
+        require_distinct_ids([a.agent_id for a in debaters], "debaters")
         self.debaters = list(debaters)
         self.judge = judge
         self.rounds = rounds

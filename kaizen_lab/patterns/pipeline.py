@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from kaizen_lab._aio import run_sync
 from kaizen_lab.errors import UserError, did_you_mean
-from kaizen_lab.patterns._common import AgentFailure, PatternError, PatternRun, guarded_run
+from kaizen_lab.patterns._common import (
+    AgentFailure,
+    PatternError,
+    PatternRun,
+    guarded_run,
+    require_distinct_ids,
+)
 
 if TYPE_CHECKING:
     from kailash.workflow.builder import WorkflowBuilder
@@ -59,9 +65,7 @@ class PipelinePattern:
             raise UserError("a pipeline needs at least one step")
         self.steps = [s if isinstance(s, PipelineStep) else
                       PipelineStep(s[0], dict(s[1])) if isinstance(s, tuple) else PipelineStep(s) for s in steps]
-        ids = [s.node_id for s in self.steps]
-        if len(set(ids)) != len(ids):
-            raise UserError(f"pipeline steps need distinct agent ids, got {ids}")
+        require_distinct_ids([s.node_id for s in self.steps], "pipeline steps")
         self.timeout = timeout
         self.deadline = deadline
 

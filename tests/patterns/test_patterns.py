@@ -280,3 +280,12 @@ def test_kaizen_facade_builds_patterns_from_configs() -> None:
                                    {"agent_id": "p2", "signature": "draft -> answer"}])
     assert sorted(pipe.build().nodes) == ["inputs", "p1", "p2"]
     assert isinstance(kaizen.get_agent("p1").model, TestModel)
+
+
+def test_patterns_refuse_agents_sharing_an_id() -> None:
+    with pytest.raises(UserError, match=r"consensus agents need distinct agent ids, got \['a', 'a'\]"):
+        ConsensusPattern([voter("a", "x"), voter("a", "y")])
+    with pytest.raises(UserError, match="debaters need distinct agent ids"):
+        DebatePattern([debater("d", ["x"]), debater("d", ["y"])])
+    with pytest.raises(UserError, match="pipeline steps need distinct agent ids"):
+        PipelinePattern([voter("p", "x"), voter("p", "y")])
