@@ -9,7 +9,7 @@ import ipaddress
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -118,6 +118,28 @@ class HostedModel(BaseModel):
             raise error
 
         return await with_retries(attempt, policy=self.retry, on_retry=self.on_retry)
+
+    async def _stream_pieces(self, fn: Callable[[], Awaitable[Any]], pieces: Callable[[Any], Iterable[str]], *,
+                             timeout: float) -> AsyncIterator[str]:
+        """Open a stream with ``fn`` (guarded and retried like ``_call``) and yield the text ``pieces(chunk)`` finds.
+
+        A failure mid-stream is a typed ``ModelError``; the stream is closed however it ends."""
+        chunks = await self._call(fn, timeout=timeout)
+        try:
+            async for chunk in chunks:
+                for piece in pieces(chunk):
+                    yield piece
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to a typed error, key redacted
+            error = self._error(exc, timeout)
+        else:
+            return
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                await close()
+        raise error  # outside the except block: the SDK exception (holding the request headers) is not chained
 
     def _error(self, exc: BaseException, timeout: float | None = None) -> ModelError:
         return map_sdk_error(exc, provider=self.provider, sdk=self.sdk, secrets=[self._api_key],

@@ -213,25 +213,16 @@ class AnthropicModel(HostedModel):
         async def call() -> Any:
             return await self._client().messages.create(**params, timeout=timeout)
 
-        events = await self._call(call, timeout=timeout)
-        try:
-            async for event in events:
-                if getattr(event, "type", None) != "content_block_delta":
-                    continue
-                delta = event.delta
-                if delta.type == "text_delta" and delta.text:
-                    yield delta.text
-                elif delta.type == "input_json_delta" and delta.partial_json:
-                    yield delta.partial_json
-        except ModelError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - mapped to a typed error, key redacted
-            error = self._error(exc, timeout)
-        else:
-            return
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                await close()
-        raise error  # outside the except block: the SDK exception (holding the request headers) is not chained
+        def pieces(event: Any) -> list[str]:
+            if getattr(event, "type", None) != "content_block_delta":
+                return []
+            delta = event.delta
+            if delta.type == "text_delta" and delta.text:
+                return [delta.text]
+            if delta.type == "input_json_delta" and delta.partial_json:
+                return [delta.partial_json]
+            return []
+
+        async for piece in self._stream_pieces(call, pieces, timeout=timeout):
+            yield piece
 

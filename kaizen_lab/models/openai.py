@@ -197,22 +197,10 @@ class OpenAIModel(HostedModel):
         async def call() -> Any:
             return await self._client().chat.completions.create(**params, timeout=timeout)
 
-        chunks = await self._call(call, timeout=timeout)
-        try:
-            async for chunk in chunks:
-                for choice in getattr(chunk, "choices", None) or ():
-                    delta = getattr(choice.delta, "content", None) if choice.delta is not None else None
-                    if delta:
-                        yield delta
-        except ModelError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - mapped to a typed error, key redacted
-            error = self._error(exc, timeout)
-        else:
-            return
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                await close()
-        raise error  # outside the except block: the SDK exception (holding the request headers) is not chained
+        def pieces(chunk: Any) -> list[str]:
+            deltas = (choice.delta for choice in getattr(chunk, "choices", None) or () if choice.delta is not None)
+            return [text for text in (getattr(d, "content", None) for d in deltas) if text]
+
+        async for piece in self._stream_pieces(call, pieces, timeout=timeout):
+            yield piece
 
