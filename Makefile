@@ -77,11 +77,14 @@ extension: $(EXT_INSTALLED)
 ext-test: $(EXT)/node_modules/.package-lock.json
 	cd $(EXT) && npm test --silent
 
-# Chromium (browser tests), Redis and PostgreSQL (service tests) come from the system package manager.
+# Chromium (browser tests), Redis, PostgreSQL, Prometheus and Alertmanager (service tests) come from the system
+# package manager.
 sysdeps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
 		|| missing="$$missing postgresql"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

@@ -30,6 +30,7 @@ __all__ = [
     "AuthConfig",
     "KaizenConfig",
     "MCPIntegrationConfig",
+    "MonitoringConfig",
     "SecurityConfig",
     "StoreConfig",
     "TracingConfig",
@@ -173,6 +174,35 @@ class StoreConfig(_Section):
         return str(Path(self.path).expanduser().absolute())
 
 
+class MonitoringConfig(_Section):
+    """Alert rules over the served metrics, how often they are evaluated, and where alerts are sent."""
+
+    _path: ClassVar[str] = "monitoring"
+
+    #: evaluate the alert rules in deployments (``deploy_agent``, ``kaizen-lab serve``)
+    enabled: bool = True
+    evaluation_interval_s: PositiveFloat = 15.0
+    #: the window of the rate rules (error, retry and timeout rates, p95 latency)
+    window_s: PositiveFloat = 300.0
+    error_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
+    error_rate_for_s: NonNegativeFloat = 60.0
+    latency_p95_s: PositiveFloat = 10.0
+    latency_for_s: NonNegativeFloat = 300.0
+    retry_rate: PositiveFloat = 0.5
+    timeout_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
+    health_for_s: NonNegativeFloat = 60.0
+    queue_depth: PositiveInt = 100
+    store_fill_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
+    #: per agent and budget period; no budget rule without a value
+    token_budget: PositiveInt | None = None
+    cost_budget_usd: PositiveFloat | None = None
+    budget_period_s: PositiveFloat = 86400.0
+    repeat_interval_s: PositiveFloat = 3600.0
+    #: ``[{url: http://127.0.0.1:9000/hook, secret_env: KAIZEN_WEBHOOK_SECRET}]``: signed Alertmanager-style posts
+    webhooks: list[dict[str, Any]] = Field(default_factory=list)
+    disabled_rules: list[str] = Field(default_factory=list)
+
+
 class KaizenConfig(_Section):
     """Every kaizen-lab setting. Build one with ``load_config`` (or directly, with keyword arguments)."""
 
@@ -198,6 +228,7 @@ class KaizenConfig(_Section):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     @field_validator("models")
     @classmethod

@@ -51,6 +51,30 @@ class DeploymentMetrics:
                               registry=self.registry)
         self.requests = Counter("kaizen_http_requests", "HTTP requests by channel and status code",
                                 ["channel", "code"], registry=self.registry)
+        # retries and timeouts come from the runs' events (Nexus answers every failure with the same 500)
+        self.retries = Counter("kaizen_agent_retries", "Model retries inside runs", ["agent"],
+                               registry=self.registry)
+        self.timeouts = Counter("kaizen_agent_timeouts", "Runs that ended in a timeout", ["agent"],
+                                registry=self.registry)
+
+    def prepare(self, agent: str, channel: str) -> None:
+        """Create an agent's series at zero, so a first error is an increase that rate() and increase() see."""
+        for status in ("ok", "error"):
+            self.runs.labels(agent, channel, status)
+        for direction in ("input", "output"):
+            self.tokens.labels(agent, direction)
+        self.retries.labels(agent)
+        self.timeouts.labels(agent)
+
+    def observe_run(self, agent: str, channel: str, *, ok: bool, seconds: float) -> None:
+        self.runs.labels(agent, channel, "ok" if ok else "error").inc()
+        self.latency.labels(agent, channel).observe(seconds)
+
+    def observe_usage(self, agent: str, input_tokens: int, output_tokens: int, cost: float | None) -> None:
+        self.tokens.labels(agent, "input").inc(input_tokens)
+        self.tokens.labels(agent, "output").inc(output_tokens)
+        if cost:
+            self.cost.labels(agent).inc(float(cost))
 
     def render(self) -> bytes:
         from prometheus_client import generate_latest
@@ -187,11 +211,13 @@ class ApiGate(_Gate):
     """The API channel: probes, metrics, OpenAPI, and validated agent execution in front of Nexus."""
 
     def __init__(self, app: Any, security: Any, metrics: DeploymentMetrics, agents: Mapping[str, Any], *,
-                 ready: Callable[[], tuple[bool, dict[str, Any]]], openapi: Callable[[], dict[str, Any]]) -> None:
+                 ready: Callable[[], tuple[bool, dict[str, Any]]], openapi: Callable[[], dict[str, Any]],
+                 alerts: Any = None) -> None:
         super().__init__(app, security, metrics)
         self.agents = dict(agents)
         self.ready = ready
         self.openapi = openapi
+        self.alerts = alerts  # an AlertEvaluator, served at /alerts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -216,6 +242,9 @@ class ApiGate(_Gate):
                 await _respond(send, 200, self.metrics.render(),
                                content_type="text/plain; version=0.0.4; charset=utf-8")
             return
+        if path in ("/alerts", "/alerts/silences") and self.alerts is not None:
+            await self._alerts(path, method, user, receive, send)
+            return
         if path == "/openapi.json":
             if await self._authorize(user, "read", "api/openapi", send):
                 await _respond(send, 200, self.openapi())
@@ -227,6 +256,30 @@ class ApiGate(_Gate):
         operation = "read" if method in ("GET", "HEAD", "OPTIONS") else "admin"
         if await self._authorize(user, operation, "api" + path, send):
             await self.app(scope, receive, send)
+
+    async def _alerts(self, path: str, method: str, user: Any, receive: Receive, send: Send) -> None:
+        """``GET /alerts``: current alerts, silences, rules, history. ``POST /alerts/silences``: add a silence."""
+        if path == "/alerts" and method == "GET":
+            if await self._authorize(user, "read", "alerts", send):
+                await _respond(send, 200, self.alerts.to_dict())
+            return
+        if path != "/alerts/silences" or method != "POST":
+            await _respond(send, 405, {"detail": "use GET /alerts or POST /alerts/silences"})
+            return
+        if not await self._authorize(user, "admin", "alerts", send):
+            return
+        raw = await _read_body(receive)
+        if raw is None:
+            return
+        try:
+            body: Any = json.loads(raw) if raw != b"\x00too-large" else None
+            silence = self.alerts.silence(dict(body["matchers"]), float(body["duration_s"]),
+                                          comment=str(body.get("comment", "")))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError, UserError) as exc:
+            await _respond(send, 422, _error(["body"], 'send {"matchers": {"alertname": "..."}, "duration_s": 3600, '
+                                                       f'"comment": "..."}} ({exc})', "value_error"))
+            return
+        await _respond(send, 201, silence.to_dict())
 
     async def _execute(self, agent_id: str, user: Any, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self._authorize(user, "execute", f"agent/{agent_id}", send):
@@ -268,17 +321,14 @@ class ApiGate(_Gate):
         status = int(captured["status"])
         data = b"".join(captured["body"])
         self.metrics.requests.labels(self.channel, str(status)).inc()
-        self.metrics.latency.labels(agent_id, self.channel).observe(seconds)
-        self.metrics.runs.labels(agent_id, self.channel, "ok" if status == 200 else "error").inc()
+        self.metrics.observe_run(agent_id, self.channel, ok=status == 200, seconds=seconds)
         if status == 200:
             try:
                 meta = json.loads(data)["outputs"]["agent"].get("kaizen") or {}
             except (ValueError, KeyError, TypeError, AttributeError):
                 meta = {}
-            self.metrics.tokens.labels(agent_id, "input").inc(int(meta.get("input_tokens") or 0))
-            self.metrics.tokens.labels(agent_id, "output").inc(int(meta.get("output_tokens") or 0))
-            if meta.get("cost"):
-                self.metrics.cost.labels(agent_id).inc(float(meta["cost"]))
+            self.metrics.observe_usage(agent_id, int(meta.get("input_tokens") or 0),
+                                       int(meta.get("output_tokens") or 0), meta.get("cost"))
         else:
             self.metrics.errors.labels(agent_id, str(status)).inc()
         if self.security.audit_enabled:

@@ -61,6 +61,8 @@ class Deployment:
         self._api: Any = None
         self.mcp_server: Any = None
         self.stores: list[Any] = []
+        #: the ``ProductionMonitoring`` evaluating alert rules over ``metrics`` (``None`` when turned off)
+        self.monitoring: Any = None
 
     @property
     def api_endpoint(self) -> str | None:
@@ -93,7 +95,9 @@ class Deployment:
         return all(c["ok"] for c in checks.values()), checks
 
     def stop(self) -> None:
-        """Stop every channel (idempotent)."""
+        """Stop every channel and the alert evaluation (idempotent)."""
+        if self.monitoring is not None:
+            self.monitoring.stop()
         if self.mcp_server is not None:
             self.mcp_server.stop()
         if self._api is not None:
@@ -205,7 +209,7 @@ def _openapi(base: dict[str, Any], agents: dict[str, Agent]) -> dict[str, Any]:
 
 def create_multi_agent_service(agents: Iterable[Agent], channels: Sequence[str] = CHANNELS, *,
                                host: str = "127.0.0.1", port: int | None = None, mcp_port: int | None = None,
-                               auth: Any = None, persistence: Any = None) -> Deployment:
+                               auth: Any = None, persistence: Any = None, monitoring: Any = None) -> Deployment:
     """Serve several agents on the chosen channels; returns a running ``Deployment``.
 
     Args:
@@ -216,6 +220,9 @@ def create_multi_agent_service(agents: Iterable[Agent], channels: Sequence[str] 
         auth: a ``KaizenSecurityManager``, a security config dict, or ``None`` for the agents' configured
             security plus a generated admin API key when no key exists.
         persistence: a store URL (or ``True`` for the default store) to keep memory and execution records.
+        monitoring: alerting over the deployment's metrics (``/alerts``): ``None`` follows
+            ``monitoring.enabled`` of the agents' configuration, ``False`` turns it off, a config (dict,
+            ``KaizenConfig``, file) sets the rules, thresholds and webhooks.
 
     Raises:
         ConfigError: an unknown channel, ``cli`` without ``api``, or a port that is taken.
@@ -248,7 +255,11 @@ def create_multi_agent_service(agents: Iterable[Agent], channels: Sequence[str] 
             store = enable_persistence(agent, None if persistence is True else persistence)
             if store not in deployment.stores:
                 deployment.stores.append(store)
+    for agent_id in by_id:
+        for channel in ("api", "mcp"):
+            deployment.metrics.prepare(agent_id, channel)
     try:
+        deployment.monitoring = _monitoring(monitoring, agent_list, deployment)
         if "api" in chosen:
             _start_api(deployment, host, port)
         if "mcp" in chosen:
@@ -257,6 +268,19 @@ def create_multi_agent_service(agents: Iterable[Agent], channels: Sequence[str] 
         deployment.stop()
         raise
     return deployment
+
+
+def _monitoring(option: Any, agents: Sequence[Agent], deployment: Deployment) -> Any:
+    if option is False:
+        return None
+    config = option if option not in (None, True) else next(
+        (a.config for a in agents if getattr(a, "config", None) is not None), None)
+    from kaizen_lab.monitoring import ProductionMonitoring
+
+    monitoring = ProductionMonitoring(config, deployment=deployment)
+    if option is None and not monitoring.config.monitoring.enabled:
+        return None
+    return monitoring.setup_production_monitoring()
 
 
 def deploy_agent(agent: Agent, channels: Sequence[str] = CHANNELS, **options: Any) -> Deployment:
@@ -298,7 +322,8 @@ def _start_api(deployment: Deployment, host: str, port: int | None) -> None:
         return cached["schema"]
 
     gate = ApiGate(fastapi_app, deployment.security, deployment.metrics, deployment.agents,
-                   ready=deployment.ready, openapi=openapi)
+                   ready=deployment.ready, openapi=openapi,
+                   alerts=deployment.monitoring.alert_manager if deployment.monitoring is not None else None)
     deployment._api = ServedApp(gate, host=host, port=port, name="api").start()
 
 

@@ -183,6 +183,7 @@ class ProductionDeploymentManager:
                   self._run("model_reachable", lambda: self._check_models(model_timeout))]
         if self.redis_url:
             checks.append(self._run("redis_reachable", self._check_redis))
+        checks.append(self._run("alerting_configured", self._check_alerting))
         return ReadinessReport(checks)
 
     @staticmethod
@@ -299,6 +300,23 @@ class ProductionDeploymentManager:
         if problems:
             return False, "; ".join(problems)
         return True, "models answered: " + ", ".join(fine)
+
+    def _check_alerting(self) -> tuple[bool, str]:
+        """The alert rules build from the configuration and alerts have somewhere to go besides the log."""
+        from kaizen_lab.monitoring.notify import webhook_notifiers
+        from kaizen_lab.monitoring.rules import default_rules
+
+        m = self.config.monitoring
+        if not m.enabled:
+            return False, "monitoring.enabled is false: deployments would evaluate no alert rule"
+        rules = default_rules(self.config)
+        hooks = webhook_notifiers(m.webhooks)
+        if not hooks:
+            return False, (f"{len(rules)} alert rules, but alerts would only reach the log: add monitoring.webhooks "
+                           "(e.g. an Alertmanager or chat webhook), or export the rules to Prometheus with "
+                           "`kaizen-lab monitoring export`")
+        return True, (f"{len(rules)} alert rules every {m.evaluation_interval_s:g} s, notifying "
+                      f"{', '.join(h.url for h in hooks)}")
 
     def _check_redis(self) -> tuple[bool, str]:
         import redis

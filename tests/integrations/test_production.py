@@ -14,7 +14,8 @@ from kaizen_lab.models import FunctionModel
 pytestmark = pytest.mark.services
 
 GOOD = {"security": {"rbac_enabled": True, "audit_logging": True,
-                     "auth": {"enabled": True, "method": "api_key"}}}
+                     "auth": {"enabled": True, "method": "api_key"}},
+        "monitoring": {"webhooks": [{"url": "http://127.0.0.1:9/alerts", "secret_env": "ALERT_HOOK_SECRET"}]}}
 
 
 def _config(tmp_path: Path, data: dict) -> object:
@@ -22,7 +23,9 @@ def _config(tmp_path: Path, data: dict) -> object:
     return load_config(data)
 
 
-def test_good_setup_passes_every_check(tmp_path: Path, fresh_postgres_url: str, redis_url: str) -> None:
+def test_good_setup_passes_every_check(tmp_path: Path, fresh_postgres_url: str, redis_url: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALERT_HOOK_SECRET", "a" * 40)
     (tmp_path / "kaizen.yaml").write_text("default_model: test\nmcp_integration:\n  servers:\n    remote:\n"
                                           "      url: http://127.0.0.1:9/mcp\n      token_env: REMOTE_TOKEN\n")
     agent = Agent("qa", "question -> answer", model="test")
@@ -32,7 +35,7 @@ def test_good_setup_passes_every_check(tmp_path: Path, fresh_postgres_url: str, 
     assert report.ready, str(report)
     assert [c.name for c in report.checks] == ["auth_enabled", "rbac_enabled", "audit_enabled", "store_reachable",
                                                "migrations_current", "secrets_not_in_config_files",
-                                               "model_reachable", "redis_reachable"]
+                                               "model_reachable", "redis_reachable", "alerting_configured"]
     assert "hash chain verified" in report["audit_enabled"].reason
     assert "postgresql store answered" in report["store_reachable"].reason
     assert "no credentials in 1 configuration file" in report["secrets_not_in_config_files"].reason
@@ -62,7 +65,7 @@ def test_bad_setup_fails_each_check_with_its_reason(tmp_path: Path) -> None:
     assert not report.ready
     failed = {c.name: c.reason for c in report.failed}
     assert set(failed) == {"auth_enabled", "rbac_enabled", "audit_enabled", "store_reachable", "migrations_current",
-                           "secrets_not_in_config_files", "model_reachable"}
+                           "secrets_not_in_config_files", "model_reachable", "alerting_configured"}
     assert "security.auth.enabled is false" in failed["auth_enabled"]
     assert "rbac_enabled is false" in failed["rbac_enabled"]
     assert "audit_logging is false" in failed["audit_enabled"]
@@ -70,6 +73,7 @@ def test_bad_setup_fails_each_check_with_its_reason(tmp_path: Path) -> None:
     assert "settings.yaml:4" in failed["secrets_not_in_config_files"]
     assert "sk-proj" not in failed["secrets_not_in_config_files"]
     assert "connection refused" in failed["model_reachable"]
+    assert "monitoring.webhooks" in failed["alerting_configured"]
     plan = manager.prepare_production_deployment()
     assert any("security.auth.enabled is false" in w for w in plan.warnings)
 
