@@ -278,7 +278,7 @@ def _monitoring(option: Any, agents: Sequence[Agent], deployment: Deployment) ->
     from kaizen_lab.monitoring import ProductionMonitoring
 
     monitoring = ProductionMonitoring(config, deployment=deployment)
-    if option is None and not monitoring.config.monitoring.enabled:
+    if not monitoring.config.monitoring.enabled:
         return None
     return monitoring.setup_production_monitoring()
 
@@ -424,21 +424,28 @@ def serve_command(argv: Sequence[str]) -> int:
     parser.add_argument("--mcp-port", type=int, default=8765, help="MCP port (0: a free one)")
     parser.add_argument("--persistence", default=None, help="store URL for memory and execution records "
                                                             "('default' for .kaizen/dataflow.db)")
-    parser.add_argument("--config", default=None, help="a kaizen-lab YAML/JSON config (security settings)")
+    parser.add_argument("--config", default=None,
+                        help="a kaizen-lab YAML/JSON config (security settings, monitoring rules and webhooks)")
+    parser.add_argument("--no-monitoring", action="store_true", help="do not evaluate alert rules (/alerts off)")
     args = parser.parse_args(argv)
     agents = [a for target in args.targets for a in _load_targets(target)]
     auth = None
+    monitoring: Any = False if args.no_monitoring else None
     if args.config:
         from kaizen_lab.config import load_config
 
-        auth = load_config(args.config).security
+        loaded = load_config(args.config)
+        auth = loaded.security
+        if monitoring is None:
+            monitoring = loaded
     if args.host not in _LOOPBACK:
         print(f"warning: serving on {args.host}: reachable from the network (authentication stays on)",
               file=sys.stderr)
     persistence = True if args.persistence == "default" else args.persistence
     deployment = create_multi_agent_service(agents, [c.strip() for c in args.channels.split(",") if c.strip()],
                                             host=args.host, port=args.port or None,
-                                            mcp_port=args.mcp_port or None, auth=auth, persistence=persistence)
+                                            mcp_port=args.mcp_port or None, auth=auth, persistence=persistence,
+                                            monitoring=monitoring)
     print(json.dumps({"api_endpoint": deployment.api_endpoint, "cli_command": deployment.cli_command,
                       "mcp_server": deployment.mcp_server.url if deployment.mcp_server else None,
                       "agents": sorted(deployment.agents)}), flush=True)
