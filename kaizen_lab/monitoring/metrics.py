@@ -68,7 +68,8 @@ class HealthProbes:
 
 
 def mcp_probe(agents: Any) -> Callable[[], dict[str, float]]:
-    """1 for each MCP server an agent is connected to that answers a ping, 0 otherwise."""
+    """1 for each MCP server an agent is connected to that answers a fresh ``tools/list``, 0 otherwise (``ping``
+    is not part of every protocol version; listing tools is)."""
 
     def probe() -> dict[str, float]:
         out: dict[str, float] = {}
@@ -76,7 +77,7 @@ def mcp_probe(agents: Any) -> Callable[[], dict[str, float]]:
             for connection in getattr(agent, "mcp_connections", None) or ():
                 name = str(getattr(connection, "name", connection))
                 try:
-                    connection.ping()
+                    connection.list_tools(refresh=True)
                     out[name] = 1.0
                 except Exception:  # noqa: BLE001 - an unreachable server is what this probe reports
                     out[name] = 0.0

@@ -128,7 +128,7 @@ class ProductionMonitoring:
         ``evaluate()`` yourself)."""
         if self.deployment is not None:
             agents = list(self.deployment.agents.values())
-            self.probes.add(MCP_UP, "1 when an MCP server the agents use answers a ping", ("server",),
+            self.probes.add(MCP_UP, "1 when an MCP server the agents use answers tools/list", ("server",),
                             mcp_probe(agents))
             security = getattr(self.deployment, "security", None)
             if security is not None and getattr(security, "audit_enabled", False):
