@@ -160,6 +160,12 @@ class ProductionMonitoring:
         for hook in self.webhooks:
             hook.flush(timeout_s=5)
 
+    def __enter__(self) -> ProductionMonitoring:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
     # ------------------------------------------------------------------------------------------ use
 
     def alerts(self, state: str | None = None) -> list[Alert]:
