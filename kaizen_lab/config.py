@@ -216,6 +216,9 @@ class KaizenConfig(_Section):
     mcp_integration_enabled: bool = True
     multi_agent_enabled: bool = True
     transparency_enabled: bool = True
+    #: progress bars for model loading, batches, evaluations and optimizations: ``None`` draws them when someone
+    #: watches (a notebook or a terminal), ``False`` never (``KAIZEN_PROGRESS=false``), ``True`` always
+    progress: bool | None = None
 
     #: model used when an agent names none (see ``kaizen_lab.models.registry.default_model_spec``)
     default_model: str | None = None

@@ -156,15 +156,24 @@ class Agent:
     __call__ = execute
 
     async def abatch(self, items: Sequence[Mapping[str, Any]], *, concurrency: int | None = None,
-                     progress: Callable[[int, int], None] | None = None,
+                     progress: Callable[[int, int], None] | bool | None = None,
                      return_exceptions: bool = False) -> list[ExecutionResult | BaseException]:
-        """Run many inputs with at most ``concurrency`` in flight; results keep the input order."""
+        """Run many inputs with at most ``concurrency`` in flight; results keep the input order.
+
+        ``progress``: ``fn(done, total)`` called after each item, or ``True``/``False`` to force the progress
+        bar on or off (default: a bar when someone watches, see ``kaizen_lab._progress``).
+        """
+        from kaizen_lab._progress import progress_bar
+
         concurrency = concurrency or self.batch_concurrency
         if concurrency < 1:
             raise UserError(f"concurrency must be at least 1, got {concurrency}")
         semaphore = asyncio.Semaphore(concurrency)
         done = 0
         total = len(items)
+        callback = progress if callable(progress) else None
+        bar = progress_bar(total, f"{self.agent_id} batch", enabled=progress if isinstance(progress, bool) else
+                           (False if callback else None))
 
         async def one(item: Mapping[str, Any]) -> ExecutionResult:
             nonlocal done
@@ -173,13 +182,15 @@ class Agent:
                     return await self.aexecute(**dict(item))
                 finally:
                     done += 1
-                    if progress is not None:
-                        progress(done, total)
+                    bar.update()
+                    if callback is not None:
+                        callback(done, total)
 
-        return list(await asyncio.gather(*(one(i) for i in items), return_exceptions=return_exceptions))
+        with bar:
+            return list(await asyncio.gather(*(one(i) for i in items), return_exceptions=return_exceptions))
 
     def batch(self, items: Sequence[Mapping[str, Any]], *, concurrency: int | None = None,
-              progress: Callable[[int, int], None] | None = None,
+              progress: Callable[[int, int], None] | bool | None = None,
               return_exceptions: bool = False) -> list[ExecutionResult | BaseException]:
         """Sync form of ``abatch``."""
         return run_sync(self.abatch(items, concurrency=concurrency, progress=progress,

@@ -14,33 +14,56 @@ _MAGICS: dict[int, Any] = {}
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics, the display formatters, tab completion and (in a kernel) the comm target that
-    the JupyterLab extension talks to."""
+    """Register the magics, the display formatters, tab completion, short tracebacks for kaizen-lab's errors
+    and (in a kernel) the comm target that the JupyterLab extension talks to."""
     from kaizen_lab.notebook.comm import register_comm_target
     from kaizen_lab.notebook.display import register_formatters
     from kaizen_lab.notebook.magics import KaizenMagics
+    from kaizen_lab.notebook.tracebacks import install as install_short_tracebacks
 
     if id(ipython) in _MAGICS:
         return
     magics = KaizenMagics(ipython)
     ipython.register_magics(magics)
     register_formatters(ipython)
-    ipython.set_hook("complete_command", magics.complete_agent, str_key="%agent")
+    _add_matcher(ipython, magics)
     _MAGICS[id(ipython)] = magics
-    register_comm_target(ipython, magics.log)
-    from kaizen_lab.notebook.comm import register_comm_target
-
+    install_short_tracebacks(ipython)
     register_comm_target(ipython, magics.log)  # the JupyterLab extension's diagnostics and sidebar
 
 
+def _add_matcher(ipython: Any, magics: Any) -> None:
+    """Complete the magics' lines (and only them: Python keywords are not offered after ``%agent``)."""
+    from IPython.core.completer import SimpleCompletion, context_matcher
+
+    @context_matcher(priority=100)
+    def kaizen_magics_matcher(context: Any) -> dict[str, Any]:
+        line = context.line_with_cursor
+        found = magics.completions(line, context.token) if line.lstrip().startswith("%") else None
+        if found is None:
+            return {"completions": [], "suppress": False}
+        return {"completions": [SimpleCompletion(text, type="magic argument") for text in found], "suppress": True}
+
+    completer = getattr(ipython, "Completer", None)
+    if completer is not None:
+        completer.custom_matchers.append(kaizen_magics_matcher)
+
+
 def unload_ipython_extension(ipython: Any) -> None:
-    """Stop collecting runs and remove the formatters (the magics stay registered, as IPython allows)."""
+    """Stop collecting runs, remove the formatters and the short tracebacks (the magics stay registered, as
+    IPython allows)."""
     from kaizen_lab.notebook.display import unregister_formatters
+    from kaizen_lab.notebook.tracebacks import uninstall as uninstall_short_tracebacks
 
     magics = _MAGICS.pop(id(ipython), None)
     if magics is not None:
         magics.log.stop()
     unregister_formatters(ipython)
+    uninstall_short_tracebacks(ipython)
+    completer = getattr(ipython, "Completer", None)
+    if completer is not None:
+        completer.custom_matchers[:] = [m for m in completer.custom_matchers
+                                        if getattr(m, "__name__", "") != "kaizen_magics_matcher"]
 
 
 def magics_for(ipython: Any) -> Any:

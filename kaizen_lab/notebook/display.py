@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunTrace", "error_card", "register_formatters", "signature_html", "trace_html", "unregister_formatters",
+__all__ = ["GraphView", "RunProgress", "RunTrace", "error_card", "register_formatters", "signature_html", "trace_html", "unregister_formatters",
            "workflow_html"]
 
 _BOX = "border:1px solid #ccc;border-radius:6px;padding:6px 10px;display:inline-block;font-family:sans-serif"
@@ -117,6 +117,47 @@ class ErrorCard:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return error_card(self.error)
+
+
+class RunProgress:
+    """The live lines of a running ``%agent run`` (the placeholder first), as text and as HTML."""
+
+    def __init__(self, lines: list[str] | None = None, *, keep: int = 8) -> None:
+        self.lines = list(lines or [])[-keep:]
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines) if self.lines else "running…"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        body = "<br>".join(_e(line) for line in self.lines) if self.lines else "<i>running…</i>"
+        return {"text/plain": repr(self), "text/html": f"<div class='kaizen-progress'>{body}</div>"}
+
+
+class GraphView:
+    """A workflow graph (``%agent show``): the Plotly figure, plus the nodes and connections as text and HTML
+    for frontends that cannot draw Plotly (a terminal, nbviewer, an exported page)."""
+
+    def __init__(self, figure: Any, title: str) -> None:
+        self.figure = figure
+        self.title = title
+        meta = dict(getattr(figure.layout, "meta", None) or {})
+        self.nodes: list[str] = [str(n) for n in meta.get("nodes", [])]
+        self.edges: list[tuple[str, str, bool]] = [(str(e[0]), str(e[1]), bool(e[2])) for e in meta.get("edges", [])]
+
+    def _edge_text(self) -> list[str]:
+        return [f"{a} → {b}{' (cycle)' if cycle else ''}" for a, b, cycle in self.edges]
+
+    def __repr__(self) -> str:
+        lines = [f"{self.title}: {len(self.nodes)} nodes, {len(self.edges)} connections"]
+        return "\n".join(lines + [f"  {e}" for e in self._edge_text()])
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle = dict(self.figure._repr_mimebundle_(include, exclude) or {})
+        items = "".join(f"<li>{_e(e)}</li>" for e in self._edge_text())
+        bundle["text/plain"] = repr(self)
+        bundle.setdefault("text/html", f"<div class='kaizen-workflow' style='{_BOX}'><b>{_e(self.title)}</b> · "
+                                       f"{len(self.nodes)} nodes<ul>{items}</ul></div>")
+        return bundle
 
 
 def _stepper_html(stepper: Any) -> str:

@@ -1,8 +1,9 @@
 """The ``%%signature``, ``%agent``/``%%agent``, ``%kaizen`` and ``%trace`` magics.
 
 Thin by design: parse arguments, call the core, bind or return real objects that own their display. A user's
-mistake (a bad signature, an unknown agent, a failed run) comes back as an error card in the cell's output
-— not a traceback on stderr — and binds nothing.
+mistake (a bad signature, an unknown agent, a failed run) is shown as an error card in the cell's output — not
+a traceback on stderr —, binds nothing, and fails the cell, so Run All and nbclient stop there instead of
+running on into a cascade of follow-up errors.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import html
 import queue
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import HTML, display
+from IPython.core.magic_arguments import argument, kwds, magic_arguments
+from IPython.display import display
 
 from kaizen_lab import events as ev
 from kaizen_lab.errors import KaizenError, UserError, did_you_mean
 from kaizen_lab.notebook._args import split_line
-from kaizen_lab.notebook.display import ErrorCard, RunTrace
+from kaizen_lab.notebook._usage import HelpText, option_strings, parse_args, wants_help
+from kaizen_lab.notebook.display import ErrorCard, GraphView, RunProgress, RunTrace
+from kaizen_lab.notebook.tracebacks import CARD_SHOWN, FullTraceback, last_error
 
 __all__ = ["KaizenMagics", "RunLog"]
 
@@ -127,24 +130,39 @@ class KaizenMagics(Magics):
         raise UserError(f"no agent named {name!r}{did_you_mean(name, list(found))}; create one with "
                         f"%agent {name} \"question -> answer\"")
 
-    def _fail(self, exc: BaseException) -> ErrorCard:
+    def _fail(self, exc: BaseException, handle: Any = None, *, show: bool = True) -> NoReturn:
+        """Show ``exc`` as the cell's error card (in ``handle`` when given), then fail the cell with it."""
         self.last_error = exc
-        return ErrorCard(exc)
+        if show:
+            if handle is not None:
+                handle.update(ErrorCard(exc))
+            else:
+                display(ErrorCard(exc))
+            setattr(exc, CARD_SHOWN, True)  # the short traceback then only points at the card
+        raise exc
 
     # -- %%signature --------------------------------------------------------------------------------------
     @magic_arguments()
+    @kwds(usage="%%signature NAME [--instructions TEXT]")  # "%" is argparse's escape; IPython adds one more
     @argument("name", help="the variable to bind the Signature to")
-    @argument("--instructions", "-i", nargs="+", default=None, help="instructions (replace the docstring's)")
+    @argument("--instructions", "-i", nargs="+", default=None, metavar="TEXT",
+              help="instructions (replace the docstring's)")
     @cell_magic
     def signature(self, line: str, cell: str) -> Any:
         """Parse the cell as a signature and bind it to NAME; types resolve from the notebook namespace.
 
         The body is one line (``question: str -> answer: str``) or the multi-line form with ``# description``
-        comments and an optional docstring. A parse error shows the line with a caret and binds nothing.
+        comments and an optional docstring, the outputs after a ``->`` line or on a line starting with ``->``.
+        A parse error shows the line with a caret, binds nothing and fails the cell.
         """
         from kaizen_lab.signatures.signature import Signature
 
-        args = parse_argstring(self.signature, line)
+        if wants_help(line):
+            return HelpText(self.signature.__doc__ or "")
+        try:
+            args = parse_args(self.signature, line, "%%signature")
+        except KaizenError as exc:
+            return self._fail(exc)
         if not args.name.isidentifier():
             return self._fail(UserError(f"{args.name!r} is not a valid Python name; use e.g. %%signature QA"))
         instructions = " ".join(args.instructions) if args.instructions else None
@@ -179,7 +197,9 @@ class KaizenMagics(Magics):
         try:
             split = split_line(line, self.ns, value_flags=("--model", "-m", "--tools", "-t", "--mcp", "-v",
                                                            "--instructions", "-i"))
-            args = parse_argstring(self.agent, " ".join(filter(None, [split.flags])))
+            if wants_help(split.flags):
+                return HelpText(self.agent.__doc__ or "")
+            args = parse_args(self.agent, " ".join(filter(None, [split.flags])), "%agent")
             pos = split.positionals
             if cell is not None:
                 return self._agent_from_yaml(pos, cell)
@@ -194,15 +214,31 @@ class KaizenMagics(Magics):
                     raise UserError(f"%agent {command} needs an agent name, e.g. %agent {command} qa")
                 target = self._agent(pos[1])
                 if command == "show":
-                    return target.panel()
+                    return GraphView(target.panel(), f"agent {pos[1]}")
+                inputs = self._with_positional_value(target, command, pos, split.inputs)
                 if command == "step":
-                    return target.debug(**split.inputs)
-                return self._run(target, split.inputs, args)
+                    return target.debug(**inputs)
+                return self._run(target, inputs, args)
             if len(pos) < 2:
                 raise UserError(f"%agent {command} needs a signature, e.g. %agent {command} \"question -> answer\"")
             return self._create(command, " ".join(pos[1:]), args)
         except KaizenError as exc:
             return self._fail(exc)
+
+    @staticmethod
+    def _with_positional_value(agent: Any, command: str, pos: list[str], inputs: dict[str, Any]) -> dict[str, Any]:
+        """``%agent run qa "What is Kaizen?"``: a bare value is the input of a single-input signature."""
+        extra = pos[2:]
+        if not extra:
+            return inputs
+        names = list(agent.signature.input_names)
+        if len(names) == 1 and len(extra) == 1 and not inputs:
+            return {names[0]: extra[0]}
+        example = " ".join(f'{n}="..."' for n in names)
+        why = (f"{pos[1]!r} takes {len(names)} inputs" if len(names) != 1 else
+               "a bare value is taken only alone, as the one input")
+        raise UserError(f"%agent {command} got the value {extra[0]!r} without a name and {why}; name each input: "
+                        f"%agent {command} {pos[1]} {example}")
 
     def _resolve_tools(self, names: list[str]) -> list[Any]:
         tools = []
@@ -229,6 +265,8 @@ class KaizenMagics(Magics):
             model = self.ns[model]  # a model object bound in the notebook, e.g. FunctionModel(...)
         agent = Agent(name, signature, model=model, tools=self._resolve_tools(list(tools)), namespace=self.ns,
                       **options)
+        if isinstance(model, str):
+            agent.model  # noqa: B018 - resolves the name now: a typo fails here, not at the first run
         if mcp:
             agent.connect_to_mcp_servers(mcp if isinstance(mcp, list) else [mcp])
         self.ns[name] = agent
@@ -274,16 +312,16 @@ class KaizenMagics(Magics):
         from kaizen_lab.notebook.display import _event_line
 
         values, session = agent._split(dict(inputs))
-        handle = None if args.quiet else display(HTML("<i>running…</i>"), display_id=True)
+        handle = None if args.quiet else display(RunProgress(), display_id=True)
         events: queue.Queue[Any] = queue.Queue()
         future = asyncio.run_coroutine_threadsafe(
             run_agent(agent, values, session=session, on_event=events.put), background_loop())
         lines: list[str] = []
 
         def show(event: Any) -> None:
-            lines.append(html.escape(_event_line(event)))
+            lines.append(_event_line(event))
             if handle is not None:
-                handle.update(HTML("<div class='kaizen-progress'>" + "<br>".join(lines[-8:]) + "</div>"))
+                handle.update(RunProgress(lines))
 
         while not future.done():
             try:
@@ -295,15 +333,12 @@ class KaizenMagics(Magics):
         try:
             result = future.result()
         except KaizenError as exc:
-            if handle is not None:
-                handle.update(ErrorCard(exc))
-            self.last_error = exc
-            return None
+            return self._fail(exc, handle, show=handle is not None)
         self.last_result = result
         if args.var:
             self.ns[args.var] = result
         if handle is not None:
-            handle.update(result if not args.output else HTML(""))
+            handle.update(result if not args.output else RunProgress(lines[-1:]))
         return result if args.output else None
 
     # -- %kaizen ------------------------------------------------------------------------------------------
@@ -312,11 +347,14 @@ class KaizenMagics(Magics):
         """Show kaizen-lab's status: version, configuration, the default model and why it was chosen.
 
         ``%kaizen export OUT [--agent NAME] [--force]`` exports this notebook's agent (the cells run so far)
-        as a runnable workflow folder, like ``kaizen-lab export``.
+        as a runnable workflow folder, like ``kaizen-lab export``. ``%kaizen traceback`` shows the full chain
+        of the last error (errors are shown short: the message and its fix).
         """
         words = line.split()
         if words and words[0] == "export":
             return self._export(words[1:])
+        if words and words[0] == "traceback":
+            return FullTraceback(last_error())
         from kaizen_lab.models import base
         from kaizen_lab.models.registry import default_model_spec
 
@@ -369,7 +407,12 @@ class KaizenMagics(Magics):
     @line_magic
     def trace(self, line: str = "") -> Any:
         """The last run (or RUN_ID) as a card, its events in order; ``--panel`` plots the recent runs."""
-        args = parse_argstring(self.trace, line)
+        if wants_help(line):
+            return HelpText(self.trace.__doc__ or "")
+        try:
+            args = parse_args(self.trace, line, "%trace")
+        except KaizenError as exc:
+            return self._fail(exc)
         if args.run_id and not args.panel:
             if args.run_id not in self.log.runs:
                 known = list(self.log.runs)
@@ -387,22 +430,42 @@ class KaizenMagics(Magics):
         return last
 
     # -- completion ---------------------------------------------------------------------------------------
-    def complete_agent(self, _ip: Any, event: Any) -> list[str]:
-        """Tab completion for ``%agent``: sub-commands, agent names, signature names and input field names."""
-        words = event.line.split()
-        if event.line.endswith(" "):
-            words.append("")
-        words = words[1:]  # drop "%agent"
-        if len(words) <= 1:
-            return [w for w in (*_SUBCOMMANDS, *self.agents()) if w.startswith(event.symbol)]
-        if words[0] in ("run", "step", "show"):
-            if len(words) == 2:
-                return [a for a in self.agents() if a.startswith(event.symbol)]
+    def completions(self, line: str, token: str) -> list[str] | None:
+        """Completions of ``token`` at the end of ``line`` (the line up to the cursor), or ``None`` when the
+        line is not one of these magics: options (``--mo`` → ``--model``), sub-commands, agent and signature
+        names and input field names, in that order of relevance."""
+        words = line.split()
+        if not words or words[0] not in ("%agent", "%%agent", "%trace", "%%signature"):
+            return None
+        magic = {"%trace": self.trace, "%%signature": self.signature}.get(words[0], self.agent)
+        if token.startswith("-"):
+            return [o for o in option_strings(magic) if o.startswith(token)]
+        if words[0] not in ("%agent", "%%agent"):
+            return []
+        value_flags = {"--model", "-m", "--tools", "-t", "--mcp", "-v", "--instructions", "-i"}
+        pos: list[str] = []
+        skip = False
+        for word in words[1:]:
+            if skip or word.startswith("-"):
+                skip = not skip and word in value_flags
+                continue
+            pos.append(word)
+        if line.endswith((" ", "\t")) or not pos:
+            pos.append("")
+        if len(pos) <= 1:
+            return [w for w in (*_SUBCOMMANDS, *self.agents()) if w.startswith(token)]
+        if pos[0] in ("run", "step", "show"):
+            if len(pos) == 2:
+                return [a for a in self.agents() if a.startswith(token)]
             try:
-                agent = self._agent(words[1])
+                agent = self._agent(pos[1])
             except UserError:
                 return []
-            return [f"{n}=" for n in agent.signature.input_names if f"{n}=".startswith(event.symbol)]
-        if len(words) == 2:
-            return [s for s in self.signatures() if s.startswith(event.symbol)]
+            return [f"{n}=" for n in agent.signature.input_names if f"{n}=".startswith(token)]
+        if len(pos) == 2:
+            return [s for s in self.signatures() if s.startswith(token)]
         return []
+
+    def complete_agent(self, _ip: Any, event: Any) -> list[str]:
+        """Tab completion for ``%agent`` (IPython's ``complete_command`` hook form)."""
+        return self.completions(event.line, event.symbol) or []

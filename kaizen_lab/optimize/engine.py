@@ -93,7 +93,7 @@ class ModelSelectionOptimizer:
         for model, price in ranked:
             probe = AgentCls(agent.agent_id, agent.signature, model=model, tools=list(agent.tools),
                              max_retries=agent.max_retries, adapter=agent.adapter)
-            report = await aevaluate(probe, self.eval_set, self.metric)
+            report = await aevaluate(probe, self.eval_set, self.metric, progress=False)
             label = probe.model_label
             tried.append({"model": label, "price": price, "score": report.mean})
             if report.mean >= self.threshold:
@@ -138,7 +138,7 @@ class ResourceOptimizer:
         timings = {}
         for level in self.levels:
             t0 = time.perf_counter()
-            await agent.abatch(list(self.workload), concurrency=level, return_exceptions=True)
+            await agent.abatch(list(self.workload), concurrency=level, return_exceptions=True, progress=False)
             timings[level] = (time.perf_counter() - t0) * 1000
         self.chosen = min(timings, key=lambda k: timings[k])
         agent.batch_concurrency = self.chosen

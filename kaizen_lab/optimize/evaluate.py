@@ -200,13 +200,20 @@ class EvaluationReport:
 
 
 async def aevaluate(agent: Agent, dataset: Sequence[Mapping[str, Any]], metric: str | Metric = "exact_match", *,
-                    concurrency: int = 8, seed: int = 0) -> EvaluationReport:
-    """Run ``agent`` on every item and score it; a failed run scores 0 and is counted in ``errors``."""
+                    concurrency: int = 8, seed: int = 0, progress: bool | None = None) -> EvaluationReport:
+    """Run ``agent`` on every item and score it; a failed run scores 0 and is counted in ``errors``.
+
+    ``progress``: ``True``/``False`` forces the progress bar on or off (default: shown when someone watches).
+    """
+    from kaizen_lab._progress import progress_bar
+
     if not dataset:
         raise UserError("the dataset is empty; evaluate needs at least one labelled example")
     score_fn = get_metric(metric)
     pairs = [split_example(agent.signature, item) for item in dataset]
-    outcomes = await agent.abatch([p[0] for p in pairs], concurrency=concurrency, return_exceptions=True)
+    with progress_bar(len(pairs), f"evaluate {agent.agent_id}", enabled=progress) as bar:
+        outcomes = await agent.abatch([p[0] for p in pairs], concurrency=concurrency, return_exceptions=True,
+                                      progress=(lambda done, total: bar.update()) if bar.active else False)
     scores: list[float] = []
     records: list[dict[str, Any]] = []
     errors = calls = 0
@@ -236,10 +243,10 @@ async def aevaluate(agent: Agent, dataset: Sequence[Mapping[str, Any]], metric: 
 
 
 def evaluate(agent: Agent, dataset: Sequence[Mapping[str, Any]], metric: str | Metric = "exact_match", *,
-             concurrency: int = 8, seed: int = 0) -> EvaluationReport:
+             concurrency: int = 8, seed: int = 0, progress: bool | None = None) -> EvaluationReport:
     """Sync form of ``aevaluate``."""
     from kaizen_lab._aio import run_sync
 
-    return run_sync(aevaluate(agent, dataset, metric, concurrency=concurrency, seed=seed))
+    return run_sync(aevaluate(agent, dataset, metric, concurrency=concurrency, seed=seed, progress=progress))
 
 

@@ -20,6 +20,7 @@ from kaizen_lab.errors import UserError
 from kaizen_lab.optimize.evaluate import EvaluationReport, Metric, aevaluate, get_metric, split_example
 
 if TYPE_CHECKING:
+    from kaizen_lab._progress import Bar
     from kaizen_lab.agents.agent import Agent
     from kaizen_lab.signatures.signature import Signature
 
@@ -113,6 +114,8 @@ class PromptOptimizer:
         propose_instructions: how many instruction rewrites to ask the model for.
         validation_fraction: share of the data held out for scoring.
         progress: ``fn(event: dict)`` called after each candidate (the notebook draws a live chart).
+        show_progress: ``True``/``False`` forces the progress bar over the candidates on or off (default: shown
+            when someone watches, see ``kaizen_lab._progress``).
     """
 
     metric: str | Metric = "exact_match"
@@ -125,6 +128,7 @@ class PromptOptimizer:
     concurrency: int = 8
     templates: Sequence[str] = INSTRUCTION_TEMPLATES
     progress: Callable[[dict[str, Any]], None] | None = None
+    show_progress: bool | None = None
     _calls: int = field(default=0, init=False)
 
     def optimize(self, target: Agent | Signature, training_data: Sequence[Mapping[str, Any]], *,
@@ -133,6 +137,13 @@ class PromptOptimizer:
 
     async def aoptimize(self, target: Agent | Signature, training_data: Sequence[Mapping[str, Any]], *,
                         model: Any = None) -> OptimizedPrompt:
+        from kaizen_lab._progress import progress_bar
+
+        with progress_bar(None, "optimize prompt", unit="candidate", enabled=self.show_progress) as bar:
+            return await self._search(target, training_data, model, bar)
+
+    async def _search(self, target: Agent | Signature, training_data: Sequence[Mapping[str, Any]], model: Any,
+                      bar: Bar) -> OptimizedPrompt:
         from kaizen_lab.agents.agent import Agent
 
         agent = target if isinstance(target, Agent) else Agent("optimize", target, model=model)
@@ -159,9 +170,12 @@ class PromptOptimizer:
             sig = signature.with_instructions(instructions).with_demos(demos)
             with agent.override():
                 agent.signature = sig
-                report = await aevaluate(agent, val, metric, concurrency=self.concurrency, seed=self.seed)
+                report = await aevaluate(agent, val, metric, concurrency=self.concurrency, seed=self.seed,
+                                         progress=False)
             self._calls += report.model_calls
             cand = Candidate(name, kind, instructions, tuple(demos), report.mean, report.ci, report.model_calls)
+            bar.update()
+            bar.note(f"{name}: {report.mean:.2f} ({self._calls} model calls)")
             if self.progress is not None:
                 self.progress({"candidate": name, "kind": kind, "score": report.mean, "calls_used": self._calls})
             return cand, report
@@ -177,7 +191,8 @@ class PromptOptimizer:
         pool = [dict(x) for x in train]
         bootstrapped: list[dict[str, Any]] = []
         if room():
-            boot = await aevaluate(agent, train, metric, concurrency=self.concurrency, seed=self.seed)
+            boot = await aevaluate(agent, train, metric, concurrency=self.concurrency, seed=self.seed,
+                                   progress=False)
             self._calls += boot.model_calls
             bootstrapped = [{**r["inputs"], **r["predicted"]} for r in boot.records
                             if r["predicted"] is not None and r["score"] >= 1.0]

@@ -3,7 +3,8 @@
 One-line form: ``question: str, k: int = 3 -> answer: str, confidence: float``; untyped fields are ``str``.
 
 Multi-line form (the ``%%signature`` cell): an optional docstring (the instructions), one field per line with an
-optional ``# description`` comment, and a line holding only ``->`` between inputs and outputs.
+optional ``# description`` comment, and a line holding only ``->`` between inputs and outputs (or the first
+output line starting with it: ``-> answer: str, confidence: float``).
 
 Each side is parsed as ``def f(*, <side>): pass`` (keyword-only, so defaults may come in any order) and the
 annotation AST is walked; type names resolve from ``BUILTIN_TYPES`` plus the namespace handed in (a notebook's
@@ -247,6 +248,16 @@ def _syntax_multiline(text: str) -> tuple[tuple[_RawField, ...], str]:
         arrows, _, problem = scan(code)
         if problem is not None:
             raise error(problem[1], piece_line, problem[0], text)
+        if len(arrows) == 1 and stripped.startswith("->"):
+            # the natural "-> answer: str, confidence: float" line: the arrow, then the outputs
+            if arrow_line:
+                raise error("more than one '->' line", piece_line, arrows[0], text)
+            arrow_line, arrow_col, role = number + 1, arrows[0], "output"
+            side = code[arrows[0] + 2:].rstrip()
+            if side.endswith(","):
+                side = side[:-1]
+            pieces.append((Piece(side, number + 1, arrows[0] + 2, raw, comment), role))
+            continue
         if arrows:
             raise error("in the multi-line form put '->' on a line of its own", piece_line, arrows[0], text)
         side = code.rstrip()

@@ -39,6 +39,18 @@ def cell(ip: Any, source: str) -> Any:
     return result.result
 
 
+def failing(ip: Any, source: str) -> tuple[BaseException, Any]:
+    """Run a cell that must fail; return its error and the error card it displayed (the last rich output)."""
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        result = ip.run_cell(source)
+    assert result.error_in_exec is not None, "the cell should have failed"
+    cards = [o for o in captured.outputs if "kaizen-error" in o.data.get("text/html", "")]
+    assert cards, f"no error card among the outputs: {captured.outputs}"
+    return result.error_in_exec, cards[-1]
+
+
 def debater(agent_id: str, positions: list[str]) -> Any:
     from kaizen_lab.agents.agent import Agent
     from kaizen_lab.models.testing import FunctionModel

@@ -8,9 +8,10 @@ import pytest
 
 from kaizen_lab.agents.agent import Agent
 from kaizen_lab.agents.result import ExecutionResult
-from kaizen_lab.notebook.display import ErrorCard, RunTrace
+from kaizen_lab.errors import SignatureError
+from kaizen_lab.notebook.display import RunTrace
 from kaizen_lab.signatures.signature import Signature
-from tests.notebook.conftest import cell
+from tests.notebook.conftest import cell, failing
 
 
 def test_signature_magic_binds_a_signature_with_notebook_types(ip: Any) -> None:
@@ -24,10 +25,10 @@ def test_signature_magic_binds_a_signature_with_notebook_types(ip: Any) -> None:
     assert sig.fields["mood"].description == "how it feels"
 
 
-def test_signature_parse_error_shows_caret_and_binds_nothing(ip: Any) -> None:
-    out = cell(ip, "%%signature Bad\nquestion: str -> answer: Nope")
-    assert isinstance(out, ErrorCard) and "Bad" not in ip.user_ns
-    bundle = out._repr_mimebundle_()
+def test_signature_parse_error_shows_caret_fails_the_cell_and_binds_nothing(ip: Any) -> None:
+    error, card = failing(ip, "%%signature Bad\nquestion: str -> answer: Nope")
+    assert isinstance(error, SignatureError) and "Bad" not in ip.user_ns
+    bundle = card.data
     assert "unknown type 'Nope'" in bundle["text/plain"]
     assert "^" in bundle["text/html"] and "\x1b[" not in bundle["text/plain"]
 
@@ -52,27 +53,28 @@ def test_agent_magic_signature_text_tools_and_variables(ip: Any) -> None:
 
 def test_agent_magic_errors_are_cards_naming_the_fix(ip: Any) -> None:
     cell(ip, "%agent qa 'question -> answer' --model test")
-    card = cell(ip, '%agent run qaa question="x"')
-    assert isinstance(card, ErrorCard) and "did you mean 'qa'" in repr(card)
-    card = cell(ip, "%agent bad QAX --model test")
-    assert isinstance(card, ErrorCard) and "no signature named 'QAX'" in repr(card) and "bad" not in ip.user_ns
-    card = cell(ip, "%agent t2 'question -> answer' --tools nothere")
-    assert "no function named 'nothere'" in repr(card)
+    _, card = failing(ip, '%agent run qaa question="x"')
+    assert "did you mean 'qa'" in card.data["text/plain"]
+    _, card = failing(ip, "%agent bad QAX --model test")
+    assert "no signature named 'QAX'" in card.data["text/plain"] and "bad" not in ip.user_ns
+    _, card = failing(ip, "%agent t2 'question -> answer' --tools nothere")
+    assert "no function named 'nothere'" in card.data["text/plain"]
     from kaizen_lab.notebook import magics_for
 
-    assert cell(ip, "%agent run qa questoin='x'") is None  # a failed run updates its output area instead
-    assert "did you mean 'question'" in str(magics_for(ip).last_error)
+    error, card = failing(ip, "%agent run qa questoin='x'")
+    assert "did you mean 'question'" in card.data["text/plain"]
+    assert error is magics_for(ip).last_error
 
 
 def test_agent_yaml_cell_list_and_show(ip: Any) -> None:
     agent = cell(ip, "%%agent summ\nsignature: 'text: str -> summary: str'\nmodel: test\nmax_retries: 1\n")
     assert agent.max_retries == 1 and agent.signature.output_names == ("summary",)
-    bad = cell(ip, "%%agent x\nsignature: 'a -> b'\nmodle: test\n")
-    assert "did you mean 'model'" in repr(bad)
+    _, bad = failing(ip, "%%agent x\nsignature: 'a -> b'\nmodle: test\n")
+    assert "did you mean 'model'" in bad.data["text/plain"]
     listing = cell(ip, "%agent list")
     assert "summ" in repr(listing) and "text: str -&gt; summary: str" in listing._repr_mimebundle_()["text/html"]
-    fig = cell(ip, "%agent show summ")
-    assert list(fig.layout.meta["nodes"]) == ["input", "model", "output"]
+    view = cell(ip, "%agent show summ")
+    assert list(view.figure.layout.meta["nodes"]) == ["input", "model", "output"]
 
 
 def test_trace_shows_the_last_run_and_its_panel(ip: Any) -> None:
@@ -162,7 +164,7 @@ def test_trace_by_run_id(ip: Any) -> None:
     cell(ip, '%agent run qa question="two" -q')
     trace = cell(ip, f"%trace {first.run_id}")
     assert trace.run_id == first.run_id and trace.events[0].inputs == {"question": "one"}
-    assert "no run 'nope'" in repr(cell(ip, "%trace nope"))
+    assert "no run 'nope'" in failing(ip, "%trace nope")[1].data["text/plain"]
 
 
 def test_kaizen_export_writes_a_runnable_workflow_from_the_cells_run_so_far(ip: Any, tmp_path) -> None:
@@ -180,8 +182,8 @@ def test_kaizen_export_writes_a_runnable_workflow_from_the_cells_run_so_far(ip: 
     table = run(f"%kaizen export {tmp_path / 'out'}")
     assert "qa" in repr(table) and "workflow.py" in repr(table)
     assert run_export(tmp_path / "out", {"question": "hi"}) == {"answer": "test answer"}
-    refused = run(f"%kaizen export {tmp_path / 'out'}")
-    assert isinstance(refused, ErrorCard) and "--force" in repr(refused)
+    _, refused = failing(ip, f"%kaizen export {tmp_path / 'out'}")
+    assert "--force" in refused.data["text/plain"]
 
 
 def test_agent_magic_takes_a_model_object_bound_in_the_notebook(ip: Any) -> None:

