@@ -183,7 +183,10 @@ INVALID: list[tuple[str, str, int, int]] = [
     ("", "empty signature; write e.g. 'question: str -> answer: str'", 1, 0),
     ("q: str\nanswer: str", "missing a line holding only '->' between the inputs and the outputs", 2, 11),
     ("q\n->\n->\na", "more than one '->' line", 3, 0),
-    ("q\n-> a\nb", "in the multi-line form put '->' on a line of its own", 2, 0),
+    ("q\nx -> a\nb", "in the multi-line form put '->' on a line of its own", 2, 2),
+    ("q\n-> a\n-> b", "more than one '->' line", 3, 0),
+    ("q\n->\n-> b", "more than one '->' line", 3, 0),
+    ("q\n-> a: Flaot", "unknown type 'Flaot' (did you mean 'float'?)", 2, 6),
     ("->\na\nb", "no input fields before '->'", 1, 0),
     ("a\nb\n  ->", "no output fields after '->'", 3, 2),
     ('"""never closed\nq\n->\na', 'unterminated docstring; close it with """', 1, 0),
@@ -337,3 +340,11 @@ def test_type_text_is_kept_as_written() -> None:
 
 def test_union_alias_equality_is_by_resolved_type() -> None:
     assert typing.get_args(Signature.parse("q -> a: Union[int, None]").fields["a"].annotation) == (int, type(None))
+
+
+def test_the_outputs_line_may_start_with_the_arrow() -> None:
+    sig = Signature("question: str\n-> answer: str, confidence: float")
+    assert sig.input_names == ("question",) and sig.output_names == ("answer", "confidence")
+    sig = Signature("q: str  # asked\nk: int = 3\n-> a: str  # short\nb: float")
+    assert sig.input_names == ("q", "k") and sig.output_names == ("a", "b")
+    assert sig.fields["a"].description == "short" and sig.fields["k"].default == 3
