@@ -3,7 +3,8 @@
 ``tqdm.auto`` draws them: a widget in a notebook kernel, text on a terminal. They stay silent where nobody
 watches (a script whose stderr is a file or a pipe, CI logs) and when turned off: ``progress: false`` in the
 configuration, ``KAIZEN_PROGRESS=false``, or ``progress=False`` on the call. ``progress=True`` forces them on.
-tqdm is imported only when a bar is actually drawn.
+A bar appears only once the work has taken ``DELAY`` seconds, so quick work (a test model answering in
+microseconds) leaves no trace in a notebook's outputs. tqdm is imported only when a bar may be drawn.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["Bar", "progress_bar", "progress_enabled"]
+__all__ = ["DELAY", "Bar", "progress_bar", "progress_enabled"]
+
+#: seconds of work before a bar shows
+DELAY = 0.5
 
 
 def _configured() -> bool | None:
@@ -54,7 +58,7 @@ class Bar:
         if progress_enabled(enabled):
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit=unit, leave=leave, file=sys.stderr)
+            self._bar = tqdm(total=total, desc=desc, unit=unit, leave=leave, delay=DELAY)
 
     @property
     def active(self) -> bool:
