@@ -306,6 +306,7 @@ def _start_api(deployment: Deployment, host: str, port: int | None) -> None:
     for name in ("nexus", "kailash.servers", "kailash.api", "kailash.utils.server_auth", "kailash.runtime",
                  "kailash.workflow", "kailash.middleware"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    _drop_untrue_warnings()
     # api_port is only a label here (start(blocking=False) binds nothing); auto_discovery off: no file scans
     app = Nexus(api_port=port or 8000, enable_durability=False, rate_limit=None, auto_discovery=False,
                 enable_monitoring=False)
@@ -325,6 +326,39 @@ def _start_api(deployment: Deployment, host: str, port: int | None) -> None:
                    ready=deployment.ready, openapi=openapi,
                    alerts=deployment.monitoring.alert_manager if deployment.monitoring is not None else None)
     deployment._api = ServedApp(gate, host=host, port=port, name="api").start()
+
+
+#: (logger, message start) of Kailash/Nexus start-up messages that are untrue or unactionable for a deployment:
+#: auth IS on (our gate authenticates every request before Nexus sees it), the rate limit and the SecretManager
+#: are Nexus settings ``serve`` does not use, and our MCP channel replaces Nexus's.
+_UNTRUE_WARNINGS = (
+    ("nexus.core", "⚠️  SECURITY WARNING: Rate limiting is DISABLED"),
+    ("nexus.core", "Core SDK MCP not available"),
+    ("kailash.utils.server_auth", "server_auth.disabled"),
+    ("kailash.gateway.security", "Secret encryption is NOT configured"),
+)
+
+
+class _DropUntrue:
+    """A logging filter removing exactly the messages of ``_UNTRUE_WARNINGS`` (everything else passes)."""
+
+    def __init__(self, starts: tuple[str, ...]) -> None:
+        self.starts = starts
+
+    def filter(self, record: Any) -> bool:
+        return not str(record.msg).startswith(self.starts)
+
+
+def _drop_untrue_warnings() -> None:
+    import logging
+
+    by_logger: dict[str, tuple[str, ...]] = {}
+    for name, start in _UNTRUE_WARNINGS:
+        by_logger[name] = (*by_logger.get(name, ()), start)
+    for name, starts in by_logger.items():
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _DropUntrue) for f in log.filters):
+            log.addFilter(_DropUntrue(starts))
 
 
 def _start_mcp(deployment: Deployment, host: str, port: int | None) -> None:
@@ -412,6 +446,13 @@ def _load_targets(target: str) -> list[Any]:
     return load_agents(target)
 
 
+def _mcp_port(port: int, mcp_port: int | None) -> int | None:
+    """The MCP port to bind (``None``: a free one); ``--port 0`` alone means free ports for both channels."""
+    if mcp_port is None:
+        return None if port == 0 else 8765
+    return mcp_port or None
+
+
 def serve_command(argv: Sequence[str]) -> int:
     """``kaizen-lab serve module:agent [...] [--channels api,mcp] [--host] [--port] [--mcp-port]``."""
     parser = argparse.ArgumentParser(prog="kaizen-lab serve",
@@ -421,7 +462,8 @@ def serve_command(argv: Sequence[str]) -> int:
     parser.add_argument("--channels", default="api,cli,mcp", help="comma-separated: api, cli, mcp")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="API port (0: a free one)")
-    parser.add_argument("--mcp-port", type=int, default=8765, help="MCP port (0: a free one)")
+    parser.add_argument("--mcp-port", type=int, default=None,
+                        help="MCP port (0: a free one; default 8765, or a free one with --port 0)")
     parser.add_argument("--persistence", default=None, help="store URL for memory and execution records "
                                                             "('default' for .kaizen/dataflow.db)")
     parser.add_argument("--config", default=None,
@@ -444,8 +486,8 @@ def serve_command(argv: Sequence[str]) -> int:
     persistence = True if args.persistence == "default" else args.persistence
     deployment = create_multi_agent_service(agents, [c.strip() for c in args.channels.split(",") if c.strip()],
                                             host=args.host, port=args.port or None,
-                                            mcp_port=args.mcp_port or None, auth=auth, persistence=persistence,
-                                            monitoring=monitoring)
+                                            mcp_port=_mcp_port(args.port, args.mcp_port), auth=auth,
+                                            persistence=persistence, monitoring=monitoring)
     print(json.dumps({"api_endpoint": deployment.api_endpoint, "cli_command": deployment.cli_command,
                       "mcp_server": deployment.mcp_server.url if deployment.mcp_server else None,
                       "agents": sorted(deployment.agents)}), flush=True)

@@ -294,7 +294,8 @@ class KaizenSecurityManager:
         """Check an ``Authorization`` header value (``Bearer <JWT or API key>``); missing → failure."""
         if not header_value or not header_value.strip():
             return self._audit_auth(AuthResult.failure(
-                "none", "missing Authorization header; send 'Authorization: Bearer <token or API key>'"), client)
+                "none", "missing Authorization header; send one whose value is 'Bearer ' followed by a token or "
+                "API key"), client)
         scheme, _, token = header_value.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return self._audit_auth(AuthResult.failure(
