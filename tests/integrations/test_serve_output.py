@@ -52,3 +52,18 @@ def test_two_services_on_port_0_start_quietly_on_free_ports() -> None:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
+
+
+@pytest.mark.slow
+def test_the_deploy_cells_of_notebook_08_write_nothing_to_stderr(tmp_path: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(ROOT / "notebooks" / "08-export-deploy.ipynb"), as_version=4)
+    skipped = ("export_notebook(", "read_text()", "subprocess.run(")
+    # every cell but the export and CLI ones (they run subprocesses, tested elsewhere): the deployment and stop
+    nb.cells = [c for c in nb.cells if c.cell_type == "code" and not any(w in c.source for w in skipped)]
+    deploy = next(i for i, c in enumerate(nb.cells) if "deploy_agent(" in c.source)
+    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert [o["text"] for c in nb.cells for o in c.outputs if o.get("name") == "stderr"] == []
+    assert "True" in "".join(o.get("text", "") for o in nb.cells[deploy].outputs)  # the service did start
