@@ -16,12 +16,13 @@ _MAGICS: dict[int, Any] = {}
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics, the display formatters, tab completion, short tracebacks for kaizen-lab's errors
     and (in a kernel) the comm target that the JupyterLab extension talks to."""
-    from kaizen_lab.notebook.comm import register_comm_target
+    from kaizen_lab.notebook.comm import open_channel, register_comm_target
     from kaizen_lab.notebook.display import register_formatters
     from kaizen_lab.notebook.magics import KaizenMagics
     from kaizen_lab.notebook.tracebacks import install as install_short_tracebacks
 
     if id(ipython) in _MAGICS:
+        open_channel(ipython, _MAGICS[id(ipython)].log)  # a comm some frontend closed comes back
         return
     magics = KaizenMagics(ipython)
     ipython.register_magics(magics)
@@ -30,6 +31,7 @@ def load_ipython_extension(ipython: Any) -> None:
     _MAGICS[id(ipython)] = magics
     install_short_tracebacks(ipython)
     register_comm_target(ipython, magics.log)  # the JupyterLab extension's diagnostics and sidebar
+    open_channel(ipython, magics.log)
 
 
 def _add_matcher(ipython: Any, magics: Any) -> None:
@@ -52,12 +54,14 @@ def _add_matcher(ipython: Any, magics: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     """Stop collecting runs, remove the formatters and the short tracebacks (the magics stay registered, as
     IPython allows)."""
+    from kaizen_lab.notebook.comm import close_channel
     from kaizen_lab.notebook.display import unregister_formatters
     from kaizen_lab.notebook.tracebacks import uninstall as uninstall_short_tracebacks
 
     magics = _MAGICS.pop(id(ipython), None)
     if magics is not None:
         magics.log.stop()
+    close_channel(ipython)
     unregister_formatters(ipython)
     uninstall_short_tracebacks(ipython)
     completer = getattr(ipython, "Completer", None)

@@ -1,6 +1,14 @@
-"""The kernel side of the JupyterLab extension: the ``kaizen_lab`` comm target.
+"""The kernel side of the JupyterLab extension: one ``kaizen_lab`` comm per kernel.
 
-The extension opens one comm per kernel and sends requests carrying a ``request_id``:
+``%load_ext kaizen_lab`` opens the comm from the kernel (``open_channel``) and keeps it for the kernel's life.
+The extension never opens comms itself: it asks the kernel which ``kaizen_lab`` comms exist (``comm_info``)
+and attaches to the one listed, or receives it as it opens; while there is none (the extension is not loaded
+yet) it asks again only after a cell ran or after a back-off. Opening and closing a comm on every sidebar
+refresh made the kernel start and tear down a subshell each time, whose teardown race printed stray
+``Task was destroyed but it is pending!`` lines into running cells. (The ``kaizen_lab`` target stays
+registered for clients that open their own comm.)
+
+The extension sends requests carrying a ``request_id``:
 
 - ``{"type": "check_signature", "code": CELL}`` → ``{"errors": [{"message", "line", "column"}]}``, parsed with the
   very parser ``%%signature`` uses (types resolve from the notebook namespace), line numbers counted in the cell;
@@ -15,9 +23,11 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["TARGET", "handle_request", "register_comm_target"]
+__all__ = ["TARGET", "close_channel", "handle_request", "open_channel", "register_comm_target"]
 
 TARGET = "kaizen_lab"
+_CHANNELS: dict[int, Any] = {}
+_REOPEN: dict[int, Any] = {}
 
 
 def _check_signature(code: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,23 +111,64 @@ def handle_request(request: Mapping[str, Any], namespace: Mapping[str, Any], run
     return reply
 
 
+def _answer(ipython: Any, runs: Any, comm: Any) -> None:
+    """Answer every request arriving on ``comm``."""
+    def on_msg(msg: Any) -> None:
+        data = msg.get("content", {}).get("data", {}) or {}
+        try:
+            reply = handle_request(data, ipython.user_ns, runs)
+        except Exception as exc:  # noqa: BLE001 - answered to the frontend instead of killing the comm
+            reply = {"request_id": data.get("request_id"), "error": f"{type(exc).__name__}: {exc}"}
+        comm.send(reply)
+
+    comm.on_msg(on_msg)
+
+
+def _comm_manager(ipython: Any) -> Any:
+    kernel = getattr(ipython, "kernel", None)
+    return getattr(kernel, "comm_manager", None) if kernel is not None else None
+
+
 def register_comm_target(ipython: Any, runs: Any = None) -> bool:
     """Register the ``kaizen_lab`` target on ``ipython``'s kernel; False in a shell without a kernel."""
-    kernel = getattr(ipython, "kernel", None)
-    manager = getattr(kernel, "comm_manager", None) if kernel is not None else None
+    manager = _comm_manager(ipython)
     if manager is None:
         return False
-
-    def on_open(comm: Any, _open_msg: Any) -> None:
-        def on_msg(msg: Any) -> None:
-            data = msg.get("content", {}).get("data", {}) or {}
-            try:
-                reply = handle_request(data, ipython.user_ns, runs)
-            except Exception as exc:  # noqa: BLE001 - answered to the frontend instead of killing the comm
-                reply = {"request_id": data.get("request_id"), "error": f"{type(exc).__name__}: {exc}"}
-            comm.send(reply)
-
-        comm.on_msg(on_msg)
-
-    manager.register_target(TARGET, on_open)
+    manager.register_target(TARGET, lambda comm, _open_msg: _answer(ipython, runs, comm))
     return True
+
+
+def open_channel(ipython: Any, runs: Any = None) -> Any:
+    """Open the kernel's one ``kaizen_lab`` comm (again only if it was closed); ``None`` without a kernel.
+
+    A frontend without the extension closes the comm it is offered; the comm is then reopened after the next
+    cell that runs (at most once per cell), so a notebook with the extension gets it back.
+    """
+    if _comm_manager(ipython) is None:
+        return None
+    existing = _CHANNELS.get(id(ipython))
+    if existing is not None and not getattr(existing, "_closed", False):
+        return existing
+    from comm import create_comm
+
+    channel = create_comm(target_name=TARGET, data={"type": "ready"})
+    _answer(ipython, runs, channel)
+    _CHANNELS[id(ipython)] = channel
+    if id(ipython) not in _REOPEN:
+        def reopen(_result: Any = None) -> None:
+            if id(ipython) in _CHANNELS:
+                open_channel(ipython, runs)
+
+        _REOPEN[id(ipython)] = reopen
+        ipython.events.register("post_run_cell", reopen)
+    return channel
+
+
+def close_channel(ipython: Any) -> None:
+    """Close the comm opened by ``open_channel`` (``%unload_ext``); the extension then stops asking."""
+    reopen = _REOPEN.pop(id(ipython), None)
+    if reopen is not None:
+        ipython.events.unregister("post_run_cell", reopen)
+    channel = _CHANNELS.pop(id(ipython), None)
+    if channel is not None and not getattr(channel, "_closed", False):
+        channel.close()

@@ -100,14 +100,16 @@ def test_graph_panel_renders_as_svg(shot_on_failure: Page) -> None:
 REPO_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
+@pytest.mark.parametrize("attempt", range(3))  # a rare stray stderr line (a comm/subshell race) shows on reruns
 @pytest.mark.parametrize("prefix", ["01", "03"])
-def test_example_notebook_runs_in_the_browser(prefix: str, jupyter_lab: Any, chromium_browser: Any,
+def test_example_notebook_runs_in_the_browser(prefix: str, attempt: int, jupyter_lab: Any, chromium_browser: Any,
                                               shots: Path) -> None:
-    """The quickstart and the debugging notebook run top to bottom in JupyterLab with no error output."""
+    """The quickstart and the debugging notebook run top to bottom in JupyterLab with no error output, and
+    no stray stderr line, several times over."""
     found = sorted(REPO_NOTEBOOKS.glob(f"{prefix}[-_]*.ipynb"))
     if not found:
         pytest.skip(f"notebooks/{prefix}-*.ipynb is not written yet")
-    name = f"example_{found[0].name}"
+    name = f"example_{attempt}_{found[0].name}"
     shutil.copy(found[0], jupyter_lab.root_dir / name)  # a copy: Lab rewrites metadata and autosaves
     for extra in REPO_NOTEBOOKS.iterdir():  # data files the notebook reads by relative path
         if extra.is_file() and extra.suffix != ".ipynb" and not (jupyter_lab.root_dir / extra.name).exists():

@@ -3,7 +3,7 @@
  *
  * - Highlights `%%signature` cells and `%agent` lines in every cell editor (a CodeMirror 6 view plugin).
  * - Checks `%%signature` cells as the user types: the kernel's own parser answers through the `kaizen_lab`
- *   comm target (registered by `%load_ext kaizen_lab`) and errors show as a squiggle at the column.
+ *   comm (opened by the kernel on `%load_ext kaizen_lab`) and errors show as a squiggle at the column.
  * - A "Kaizen" sidebar lists the active kernel's signatures, agents, MCP servers and recent runs; a click on a
  *   run inserts `%trace RUN_ID` below the active cell and runs it.
  */
@@ -95,50 +95,109 @@ interface IComm {
   isDisposed: boolean;
   onMsg: (msg: { content: { data: unknown } }) => void;
   onClose: (msg: unknown) => void;
-  open(data: Record<string, unknown>): unknown;
   send(data: Record<string, unknown>): unknown;
 }
 interface IKernel {
-  createComm(target: string): IComm;
+  createComm(target: string, commId?: string): IComm;
+  hasComm?(commId: string): boolean;
+  requestCommInfo(content: { target_name?: string }): Promise<{
+    content: { status: string; comms?: Record<string, { target_name?: string }> };
+  }>;
+  registerCommTarget(target: string, callback: (comm: IComm, msg: unknown) => void): void;
 }
 
-/** One comm per kernel; requests carry an id and resolve when the kernel answers. */
+const BACKOFF_MIN_MS = 2000;
+const BACKOFF_MAX_MS = 30000;
+
+/**
+ * The kernel's one `kaizen_lab` comm, opened by the kernel on `%load_ext kaizen_lab`.
+ *
+ * The extension never opens (or closes) a comm: each open/close made the kernel create and delete a
+ * subshell, and the teardown race printed stray errors into running cells. Instead it receives the comm as the
+ * kernel opens it, or asks the kernel which comms exist (`comm_info`) and attaches to the listed one. While
+ * there is none it asks again only after a cell ran (`poke`) or after a back-off growing from 2 s to 30 s.
+ */
 class KernelChannel {
   private comm: IComm | null = null;
   private pending = new Map<string, (data: any) => void>();
   private counter = 0;
+  private looking: Promise<IComm | null> | null = null;
+  private retryAt = 0;
+  private backoff = BACKOFF_MIN_MS;
 
-  constructor(private kernel: IKernel) {}
-
-  private open(): IComm | null {
-    if (this.comm && !this.comm.isDisposed) {
-      return this.comm;
-    }
+  constructor(private kernel: IKernel) {
     try {
-      const comm = this.kernel.createComm(COMM_TARGET);
-      comm.onMsg = msg => {
-        const data = msg.content.data as any;
-        const resolve = this.pending.get(data?.request_id);
-        if (resolve) {
-          this.pending.delete(data.request_id);
-          resolve(data);
-        }
-      };
-      comm.onClose = () => {
-        this.comm = null;
-      };
-      comm.open({});
-      this.comm = comm;
+      kernel.registerCommTarget(COMM_TARGET, comm => this.adopt(comm));
     } catch (err) {
-      this.comm = null;
+      // an older kernel connection without comm targets: comm_info still finds the comm
+    }
+  }
+
+  /** Look for the comm at the next request (a cell ran: it may have been `%load_ext kaizen_lab`). */
+  poke(): void {
+    if (!this.comm) {
+      this.retryAt = 0;
+    }
+  }
+
+  private adopt(comm: IComm): IComm {
+    comm.onMsg = msg => {
+      const data = msg.content.data as any;
+      const resolve = this.pending.get(data?.request_id);
+      if (resolve) {
+        this.pending.delete(data.request_id);
+        resolve(data);
+      }
+    };
+    comm.onClose = () => {
+      if (this.comm === comm) {
+        this.comm = null;
+      }
+    };
+    this.comm = comm;
+    this.backoff = BACKOFF_MIN_MS;
+    return comm;
+  }
+
+  private find(): Promise<IComm | null> {
+    if (this.comm && !this.comm.isDisposed) {
+      return Promise.resolve(this.comm);
+    }
+    this.comm = null;
+    if (Date.now() < this.retryAt) {
+      return Promise.resolve(null);
+    }
+    if (!this.looking) {
+      this.looking = this.lookUp().finally(() => {
+        this.looking = null;
+      });
+    }
+    return this.looking;
+  }
+
+  private async lookUp(): Promise<IComm | null> {
+    try {
+      const reply = await this.kernel.requestCommInfo({ target_name: COMM_TARGET });
+      const comms = reply.content.comms ?? {};
+      const id = Object.keys(comms).find(key => (comms[key].target_name ?? COMM_TARGET) === COMM_TARGET);
+      if (id && !this.comm && !this.kernel.hasComm?.(id)) {
+        // attach locally to the kernel's comm: no comm_open is sent
+        return this.adopt(this.kernel.createComm(COMM_TARGET, id));
+      }
+    } catch (err) {
+      // the kernel is restarting or gone: try again after the back-off
+    }
+    if (!this.comm) {
+      this.retryAt = Date.now() + this.backoff;
+      this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
     }
     return this.comm;
   }
 
-  request(payload: Record<string, unknown>, timeoutMs = 3000): Promise<any> {
-    const comm = this.open();
-    if (!comm) {
-      return Promise.resolve(null);
+  async request(payload: Record<string, unknown>, timeoutMs = 3000): Promise<any> {
+    const comm = await this.find();
+    if (!comm || comm.isDisposed) {
+      return null;
     }
     const requestId = `kz-${++this.counter}`;
     return new Promise(resolve => {
@@ -150,7 +209,13 @@ class KernelChannel {
         clearTimeout(timer);
         resolve(data);
       });
-      comm.send({ ...payload, request_id: requestId });
+      try {
+        comm.send({ ...payload, request_id: requestId });
+      } catch (err) {
+        clearTimeout(timer);
+        this.pending.delete(requestId);
+        resolve(null);
+      }
     });
   }
 }
@@ -287,10 +352,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
       factory: () => EditorExtensionRegistry.createImmutableExtension([highlighter, diagnosticsField])
     });
     watchSignatureCells(tracker);
+    // every notebook's kernel connection accepts the kernel's comm from the start (a connection without the
+    // target would close the comm the kernel opens on `%load_ext kaizen_lab`)
+    tracker.widgetAdded.connect((_, panel) => {
+      const attach = () => void channelFor(panel);
+      panel.sessionContext.kernelChanged.connect(attach);
+      attach();
+    });
     const sidebar = new KaizenSidebar(tracker);
     app.shell.add(sidebar, 'right', { rank: 900 });
     const refresh = () => void sidebar.refresh();
-    NotebookActions.executed.connect(refresh);
+    NotebookActions.executed.connect((_, args) => {
+      // the cell may have been `%load_ext kaizen_lab`: look for the comm again at once
+      channelFor(tracker.find(panel => panel.content === args.notebook) ?? null)?.poke();
+      refresh();
+    });
     tracker.currentChanged.connect(refresh);
     window.setInterval(refresh, 5000);
     (window as any).kaizenLab = { refresh, sidebar };
