@@ -165,6 +165,54 @@ def _stepper_html(stepper: Any) -> str:
     return f"<div class='kaizen-stepper' style='{_BOX}'><b>{_e(repr(stepper))}</b><ul>{items}</ul></div>"
 
 
+def mcp_connection_html(conn: Any) -> str:
+    """An MCP connection: server, transport, status, latency, tools (with their last outcome) and errors."""
+    from kaizen_lab.security.redact import redact_text
+
+    info = conn.info()
+    colour = {"ready": "#43a047", "down": "#e53935", "closed": "#757575"}.get(info["status"], "#1e88e5")
+    latency = f" · {info['latency_ms']:.1f} ms" if info.get("latency_ms") is not None else ""
+    tools = "".join(f"<li><b>{_e(t.get('name'))}</b> {_e(t.get('description') or '')} "
+                    f"<i>({_e(t.get('status'))})</i></li>" for t in info.get("tools", []))
+    error = (f"<div style='color:#e53935'>last error: {_e(redact_text(str(info['last_error'])))}</div>"
+             if info.get("last_error") else "")
+    return (f"<div class='kaizen-mcp' style='{_BOX}'><b>MCP server {_e(info['name'])}</b> "
+            f"<span style='color:{colour}'>{_e(info['status'])}</span> · {_e(info['transport'])} "
+            f"<code>{_e(redact_text(str(info.get('target') or '')))}</code>{latency} · {info['calls']} calls, "
+            f"{info['errors']} errors, {info['reconnects']} reconnects{error}"
+            f"<ul>{tools or '<li>tools not listed yet</li>'}</ul></div>")
+
+
+def _monitor_facts(monitor: Any) -> tuple[str, list[tuple[str, str]]]:
+    tracer = monitor.tracer
+    state = "monitoring" if monitor.monitoring else ("stopped" if tracer is not None else "not started")
+    facts: list[tuple[str, str]] = []
+    if tracer is not None:
+        try:
+            runs = tracer.runs()
+            facts.append(("runs recorded", str(len(runs))))
+            facts.append(("agents", ", ".join(sorted({r.agent_id for r in runs})) or "-"))
+        except Exception as exc:  # noqa: BLE001 - a card must render even when the store cannot answer
+            facts.append(("runs", f"unavailable: {exc}"))
+        store = getattr(tracer, "store", None)
+        facts.append(("store", type(store).__name__ if store is not None else "memory"))
+    else:
+        facts.append(("start", "monitor.start_monitoring() records every run from now on"))
+    return state, facts
+
+
+def monitor_text(monitor: Any) -> str:
+    state, facts = _monitor_facts(monitor)
+    return "\n".join([f"TransparencyMonitor ({state})", *(f"  {k}: {v}" for k, v in facts)])
+
+
+def monitor_html(monitor: Any) -> str:
+    state, facts = _monitor_facts(monitor)
+    rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in facts)
+    return (f"<div class='kaizen-monitor' style='{_BOX}'><b>Transparency monitor</b> {_e(state)}"
+            f"<table>{rows}</table></div>")
+
+
 def _formatters() -> list[tuple[str, str, Any]]:
     """(module, class name, html function) registered lazily by name: no import of kailash at load time."""
     return [
@@ -172,23 +220,33 @@ def _formatters() -> list[tuple[str, str, Any]]:
         ("kailash.workflow.graph", "Workflow", workflow_html),
         ("kailash.workflow.builder", "WorkflowBuilder", workflow_html),
         ("kaizen_lab.runtime.stepper", "Stepper", _stepper_html),
+        ("kaizen_lab.mcp.client", "MCPConnection", mcp_connection_html),
+        ("kaizen_lab.tracing.monitor", "TransparencyMonitor", monitor_html),
     ]
+
+
+def _text_formatters() -> list[tuple[str, str, Any]]:
+    """(module, class name, pretty printer) for objects whose own repr says too little."""
+    return [("kaizen_lab.tracing.monitor", "TransparencyMonitor",
+             lambda obj, p, cycle: p.text(monitor_text(obj)))]
 
 
 def register_formatters(ip: Any) -> None:
     """Register the HTML cards on ``ip``'s display formatter (by type name: nothing heavy is imported)."""
-    fmt = ip.display_formatter.formatters["text/html"]
-    for module, name, fn in _formatters():
-        fmt.for_type_by_name(module, name, fn)
+    for mime, entries in (("text/html", _formatters()), ("text/plain", _text_formatters())):
+        fmt = ip.display_formatter.formatters[mime]
+        for module, name, fn in entries:
+            fmt.for_type_by_name(module, name, fn)
 
 
 def unregister_formatters(ip: Any) -> None:
-    fmt = ip.display_formatter.formatters["text/html"]
-    for module, name, _ in _formatters():
-        fmt.deferred_printers.pop((module, name), None)
-        for tp in list(fmt.type_printers):
-            if getattr(tp, "__name__", None) == name and getattr(tp, "__module__", None) == module:
-                fmt.type_printers.pop(tp, None)
+    for mime, entries in (("text/html", _formatters()), ("text/plain", _text_formatters())):
+        fmt = ip.display_formatter.formatters[mime]
+        for module, name, _ in entries:
+            fmt.deferred_printers.pop((module, name), None)
+            for tp in list(fmt.type_printers):
+                if getattr(tp, "__name__", None) == name and getattr(tp, "__module__", None) == module:
+                    fmt.type_printers.pop(tp, None)
 
 
 def events_of(items: Iterable[Any]) -> list[Any]:

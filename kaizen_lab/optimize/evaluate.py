@@ -175,7 +175,7 @@ def bootstrap_ci(scores: Sequence[float], *, confidence: float = 0.95, resamples
     return (lo, hi)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class EvaluationReport:
     """Scores of one evaluation; ``records`` hold each example's inputs, expected, predicted and score."""
 
@@ -197,6 +197,32 @@ class EvaluationReport:
         return {"n": self.n, "mean": round(self.mean, 4), "ci": [round(x, 4) for x in self.ci],
                 "errors": self.errors, "model_calls": self.model_calls, "cost": self.cost,
                 "latency_ms": round(self.latency_ms, 2), "metric": self.metric}
+
+    def __repr__(self) -> str:
+        cost = f", cost ${self.cost:.4f}" if self.cost is not None else ""
+        return (f"EvaluationReport({self.metric or 'metric'}: mean {self.mean:.3f}, 95% CI [{self.ci[0]:.3f}, "
+                f"{self.ci[1]:.3f}], n={self.n}, {self.errors} errors, {self.model_calls} model calls{cost})")
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """A card: the score with its interval, then the examples that missed (the ones worth reading)."""
+        import html
+
+        def cell(value: Any) -> str:
+            text = str(value)
+            return html.escape(text if len(text) <= 80 else text[:80] + "…")
+
+        missed = sorted((r for r in self.records if r["score"] < 1.0), key=lambda r: r["score"])[:10]
+        rows = "".join(f"<tr><td>{cell(r['inputs'])}</td><td>{cell(r['expected'])}</td>"
+                       f"<td>{cell(r.get('error') or r['predicted'])}</td><td>{r['score']:.2f}</td></tr>"
+                       for r in missed)
+        table = (f"<table><tr><th>inputs</th><th>expected</th><th>predicted</th><th>score</th></tr>{rows}</table>"
+                 if missed else "<div>every example scored 1.0</div>")
+        cost = f" · cost ${self.cost:.4f}" if self.cost is not None else ""
+        body = (f"<div class='kaizen-evaluation'><b>Evaluation</b> <code>{html.escape(self.metric)}</code>: "
+                f"mean <b>{self.mean:.3f}</b> (95% CI {self.ci[0]:.3f}–{self.ci[1]:.3f}) over {self.n} examples · "
+                f"{self.errors} errors · {self.model_calls} model calls{cost}"
+                f"{'<div>lowest-scoring examples:</div>' if missed else ''}{table}</div>")
+        return {"text/plain": repr(self), "text/html": body}
 
 
 async def aevaluate(agent: Agent, dataset: Sequence[Mapping[str, Any]], metric: str | Metric = "exact_match", *,
