@@ -111,9 +111,10 @@ unit: $(STAMP) extension
 	$(PY) -m pytest tests
 
 # tests.conftest is loaded as a plugin so notebook kernels also get the temporary HOME/XDG/Jupyter dirs.
+# Progress bars show only when work is slow, so they come and go with the machine's load: off while comparing.
 notebooks: $(STAMP)
 	@if compgen -G "notebooks/*.ipynb" >/dev/null; then \
-		$(PY) -m pytest -p tests.conftest $(NBVAL_FLAGS) notebooks/; \
+		KAIZEN_PROGRESS=false $(PY) -m pytest -p tests.conftest $(NBVAL_FLAGS) notebooks/; \
 	else \
 		echo "no notebooks to check"; \
 	fi

@@ -4,7 +4,7 @@
 watches (a script whose stderr is a file or a pipe, CI logs) and when turned off: ``progress: false`` in the
 configuration, ``KAIZEN_PROGRESS=false``, or ``progress=False`` on the call. ``progress=True`` forces them on.
 A bar appears only once the work has taken ``DELAY`` seconds, so quick work (a test model answering in
-microseconds) leaves no trace in a notebook's outputs. tqdm is imported only when a bar may be drawn.
+microseconds, even on a loaded machine) leaves no trace in a notebook's outputs. tqdm is imported only when a bar may be drawn.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 __all__ = ["DELAY", "Bar", "progress_bar", "progress_enabled"]
 
 #: seconds of work before a bar shows
-DELAY = 0.5
+DELAY = 2.0
 
 
 def _configured() -> bool | None:

@@ -65,6 +65,15 @@ def test_prompt_optimization_counts_candidates_in_one_bar(watched: Any, capsys: 
     assert "evaluate" not in err and "batch" not in err
 
 
+def test_an_optimization_progress_callback_replaces_the_bar(watched: Any,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[str] = []
+    agent = Agent("up", "word -> answer", model="test")
+    PromptOptimizer("exact_match", propose_instructions=0, demo_sets=1,
+                    progress=lambda e: seen.append(e["candidate"])).optimize(agent, DATA)
+    assert seen[0] == "baseline" and capsys.readouterr().err == ""
+
+
 def test_local_model_load_shows_a_bar_and_closes_it_on_failure(watched: Any, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     from kaizen_lab.errors import UserError

@@ -266,7 +266,9 @@ class KaizenMagics(Magics):
         agent = Agent(name, signature, model=model, tools=self._resolve_tools(list(tools)), namespace=self.ns,
                       **options)
         if isinstance(model, str):
-            agent.model  # noqa: B018 - resolves the name now: a typo fails here, not at the first run
+            from kaizen_lab.models.registry import resolve_model
+
+            resolve_model(model, config=agent.config)  # a typo fails here, not at the first run
         if mcp:
             agent.connect_to_mcp_servers(mcp if isinstance(mcp, list) else [mcp])
         self.ns[name] = agent

@@ -115,7 +115,7 @@ class PromptOptimizer:
         validation_fraction: share of the data held out for scoring.
         progress: ``fn(event: dict)`` called after each candidate (the notebook draws a live chart).
         show_progress: ``True``/``False`` forces the progress bar over the candidates on or off (default: shown
-            when someone watches, see ``kaizen_lab._progress``).
+            when someone watches and no ``progress`` callback is given, see ``kaizen_lab._progress``).
     """
 
     metric: str | Metric = "exact_match"
@@ -139,7 +139,9 @@ class PromptOptimizer:
                         model: Any = None) -> OptimizedPrompt:
         from kaizen_lab._progress import progress_bar
 
-        with progress_bar(None, "optimize prompt", unit="candidate", enabled=self.show_progress) as bar:
+        # a progress callback draws its own view (the notebook's live chart): no bar then, unless asked
+        shown = self.show_progress if self.show_progress is not None or self.progress is None else False
+        with progress_bar(None, "optimize prompt", unit="candidate", enabled=shown) as bar:
             return await self._search(target, training_data, model, bar)
 
     async def _search(self, target: Agent | Signature, training_data: Sequence[Mapping[str, Any]], model: Any,
