@@ -266,13 +266,22 @@ class KaizenMagics(Magics):
         agent = Agent(name, signature, model=model, tools=self._resolve_tools(list(tools)), namespace=self.ns,
                       **options)
         if isinstance(model, str):
-            from kaizen_lab.models.registry import resolve_model
-
-            resolve_model(model, config=agent.config)  # a typo fails here, not at the first run
+            self._check_model_name(model, agent.config)
         if mcp:
             agent.connect_to_mcp_servers(mcp if isinstance(mcp, list) else [mcp])
         self.ns[name] = agent
         return agent
+
+    @staticmethod
+    def _check_model_name(model: str, config: Any) -> None:
+        """A misspelt model name fails at creation, not at the first run (a missing API key still waits for
+        the run: it may be set in between)."""
+        from kaizen_lab.models.registry import PROVIDERS, resolve_model
+
+        named = getattr(config, "models", None) or {}
+        if model in named or model.partition(":")[0] in PROVIDERS:
+            return
+        resolve_model(model, config=config)  # raises "unknown model 'tset' (did you mean 'test'?) ..."
 
     def _create(self, name: str, signature: str, args: Any) -> Any:
         tools = [t.strip() for t in (args.tools or "").split(",") if t.strip()]

@@ -75,3 +75,9 @@ def test_the_multi_line_form_with_the_arrow_starting_the_outputs_line(ip: Any) -
                    '-> answer: str  # short\nconfidence: float')
     assert sig.input_names == ("question", "context") and sig.output_names == ("answer", "confidence")
     assert sig.fields["answer"].description == "short" and sig.instructions == "Answer."
+
+
+def test_a_hosted_model_without_its_key_is_still_created(ip: Any, monkeypatch: Any) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    agent = cell(ip, "%agent hosted 'question -> answer' --model openai:gpt-4o-mini")
+    assert agent.model_spec == "openai:gpt-4o-mini"  # the key is checked when it runs (it may be set first)
