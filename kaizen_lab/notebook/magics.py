@@ -176,6 +176,10 @@ class KaizenMagics(Magics):
 
     # -- %agent / %%agent ---------------------------------------------------------------------------------
     @magic_arguments()
+    @kwds(usage="agent NAME SIG [--model MODEL] [--tools f,g] [--mcp SERVER] [--instructions TEXT]\n"
+                "  %%agent run NAME [INPUT=VALUE ... | VALUE] [-o] [-v VAR] [-q]\n"
+                "  %%agent step NAME [INPUT=VALUE ... | VALUE]\n"
+                "  %%agent list | %%agent show NAME | %%%%agent NAME (then a YAML body)")
     @argument("args", nargs="*", help="NAME SIG | run NAME k=v... | step NAME k=v... | list | show NAME")
     @argument("--model", "-m", default=None, help="model string, e.g. test, local, openai:gpt-4o-mini")
     @argument("--tools", "-t", default=None, help="comma-separated names of functions in the notebook")
@@ -190,7 +194,7 @@ class KaizenMagics(Magics):
 
         ``%agent NAME SIG [--model M] [--tools f,g] [--mcp SERVER]`` creates an agent and binds it to NAME
         (SIG is a Signature variable or signature text); ``%agent run NAME question="..." [-o] [-v VAR] [-q]``
-        runs it, streaming progress into the output; ``%agent step NAME question="..."`` opens the step
+        (or a bare value, ``%agent run qa "What is Kaizen?"``, when the signature has one input) runs it, streaming progress into the output; ``%agent step NAME question="..."`` opens the step
         debugger; ``%agent list``; ``%agent show NAME`` draws its workflow. ``%%agent NAME`` takes a YAML body
         with ``signature``, ``model``, ``tools``, ``instructions``, ``mcp``, ``max_retries``, ``memory``.
         """
