@@ -116,7 +116,8 @@ class SecurityConfig(_Section):
     encryption_enabled: bool = False
     audit_logging: bool = False
     audit_path: str = ".kaizen/audit.db"
-    rbac_enabled: bool = False
+    #: unset: on as soon as any role is configured (a key or user with roles, custom roles); true/false: forced
+    rbac_enabled: bool | None = None
     redact_secrets: bool = True
     auth: AuthConfig = Field(default_factory=AuthConfig)
 

@@ -6,7 +6,8 @@ both channels are wrapped here instead, with ``kaizen_lab.security``: every requ
 (``execute`` on ``agent/<id>`` to run an agent, ``read`` on ``metrics`` or ``api/<path>`` to look; 403
 otherwise). Nexus answers a missing input with a 500, so agent inputs are validated before Nexus sees them:
 bad JSON, unknown fields and wrong types are 422s naming the field. Only ``/health`` and ``/ready`` are open,
-as probes must be.
+as probes must be, and without credentials they answer a status only (no agent ids, no store details). Body
+size, JSON depth and slow clients are limited in front of every route by ``security.limits``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from kaizen_lab.errors import UserError, did_you_mean
+from kaizen_lab.security.limits import MAX_BODY, BodyError, parse_json, read_body
 
 __all__ = ["ApiGate", "DeploymentMetrics", "MCPGate", "validate_body"]
 
@@ -27,7 +29,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _EXECUTE = re.compile(r"^/workflows/([^/]+)(?:/execute)?/?$")
-MAX_BODY = 1 << 20
 OPEN_PATHS = frozenset({"/health", "/ready"})
 
 
@@ -99,19 +100,10 @@ async def _respond(send: Send, status: int, body: Any, *, content_type: str = "a
 
 
 async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return b"\x00too-large"
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    try:
+        return await read_body(receive)
+    except BodyError:  # LimitsMiddleware in front answers these; a gate used without it still refuses
+        return b"\x00too-large"
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -139,11 +131,9 @@ def _error(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
 
 def validate_body(signature: Any, raw: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(forwardable inputs and session, None) or (None, a FastAPI-style 422 body naming the field)."""
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        return None, _error(["body"], f"the request body is not valid JSON ({exc}); send "
-                                      '{"inputs": {...}}', "json_invalid")
+    body, invalid = parse_json(raw or b"null")
+    if invalid is not None:
+        return None, _error(["body"], f"{invalid}; send " '{"inputs": {...}}', "json_invalid")
     if not isinstance(body, dict):
         return None, _error(["body"], 'the body must be a JSON object like {"inputs": {...}}', "dict_type")
     for key in body:
@@ -227,12 +217,8 @@ class ApiGate(_Gate):
             await send({"type": "websocket.close", "code": 1008})
             return
         path, method = scope["path"], scope["method"]
-        if path == "/health":
-            await _respond(send, 200, {"status": "healthy", "agents": sorted(self.agents)})
-            return
-        if path == "/ready":
-            ok, checks = await asyncio.to_thread(self.ready)
-            await _respond(send, 200 if ok else 503, {"ready": ok, "checks": checks})
+        if path in OPEN_PATHS:
+            await self._probe(path, scope, send)
             return
         user = await self._authenticate(scope, send)
         if user is None:
@@ -256,6 +242,26 @@ class ApiGate(_Gate):
         operation = "read" if method in ("GET", "HEAD", "OPTIONS") else "admin"
         if await self._authorize(user, operation, "api" + path, send):
             await self.app(scope, receive, send)
+
+    async def _probe(self, path: str, scope: Scope, send: Send) -> None:
+        """Probes answer without credentials, but only with a status: agent ids and store checks are shown
+        to callers allowed to ``read`` ``api/<probe>``."""
+        headers = _headers(scope)
+        user = None
+        if headers.get("authorization") or headers.get("x-api-key"):
+            client = (scope.get("client") or ("", 0))[0] or None
+            auth = await asyncio.to_thread(self.security.authenticate_headers, headers, client=client)
+            if auth.ok:
+                decision = await asyncio.to_thread(self.security.authorize_operation, auth, "read", "api" + path)
+                user = auth if decision.allowed else None
+        if path == "/health":
+            body: dict[str, Any] = {"status": "healthy"}
+            if user is not None:
+                body["agents"] = sorted(self.agents)
+            await _respond(send, 200, body)
+            return
+        ok, checks = await asyncio.to_thread(self.ready)
+        await _respond(send, 200 if ok else 503, {"ready": ok, **({"checks": checks} if user is not None else {})})
 
     async def _alerts(self, path: str, method: str, user: Any, receive: Receive, send: Send) -> None:
         """``GET /alerts``: current alerts, silences, rules, history. ``POST /alerts/silences``: add a silence."""
@@ -360,10 +366,7 @@ class MCPGate(_Gate):
         raw = await _read_body(receive)
         if raw is None:
             return
-        try:
-            payload = json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError):
-            payload = None  # the MCP server answers malformed JSON-RPC itself
+        payload, _invalid = parse_json(raw or b"null")  # None when malformed: the MCP server answers that
         for message in payload if isinstance(payload, list) else [payload]:
             if isinstance(message, dict) and message.get("method") == "tools/call":
                 name = str((message.get("params") or {}).get("name") or "")

@@ -20,8 +20,10 @@ __all__ = ["ServedApp"]
 class ServedApp:
     """``ServedApp(app, host, port).start()``; ``url``, ``stop()``; a context manager."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int | None = None, name: str = "http") -> None:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int | None = None, name: str = "http",
+                 header_timeout: float | None = None) -> None:
         self.app = app
+        self.header_timeout = header_timeout
         self.host = host
         self.port = port
         self.name = name
@@ -43,8 +45,12 @@ class ServedApp:
 
         sock = listen_socket(self.host, self.port, what=self.name, backlog=512)
         self.port = sock.getsockname()[1]
+        from kaizen_lab.security.limits import HEADER_TIMEOUT, uvicorn_http_protocol
+
+        # slow clients: headers must arrive within HEADER_TIMEOUT, idle keep-alives close after 5 s
+        protocol = uvicorn_http_protocol(self.header_timeout or HEADER_TIMEOUT)
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=2, backlog=512)
+                                timeout_graceful_shutdown=2, backlog=512, http=protocol, timeout_keep_alive=5)
         self._server = uvicorn.Server(config)
 
         def run() -> None:

@@ -32,7 +32,7 @@ from kaizen_lab.errors import (
 if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent
 
-__all__ = ["CHANNELS", "Deployment", "call_command", "create_multi_agent_service", "deploy_agent", "serve_command"]
+__all__ = ["CHANNELS", "Deployment", "SecurityWarning", "call_command", "create_multi_agent_service", "deploy_agent", "serve_command"]
 
 CHANNELS = ("api", "cli", "mcp")
 API_KEY_ENV = "KAIZEN_API_KEY"
@@ -162,6 +162,21 @@ def _security(auth: Any, agents: Sequence[Agent]) -> Any:
     return KaizenSecurityManager(auth)
 
 
+class SecurityWarning(UserWarning):
+    """A deployment runs with a weaker setting than it should."""
+
+
+def _warn_without_roles() -> None:
+    import logging
+    import warnings
+
+    message = ("this deployment runs WITHOUT role-based access control: every authenticated caller may run every "
+               "agent and reach the admin routes. Give keys and users roles (create_api_key(..., "
+               "roles=['operator'])) or set security.rbac_enabled: true")
+    warnings.warn(message, SecurityWarning, stacklevel=3)
+    logging.getLogger("kaizen_lab.security").warning(message)
+
+
 def _workflow(agent: Agent) -> Any:
     from kailash.workflow.builder import WorkflowBuilder
 
@@ -200,9 +215,10 @@ def _openapi(base: dict[str, Any], agents: dict[str, Agent]) -> dict[str, Any]:
                                   "content": {"application/json": {"schema": response}}},
                           "401": error, "403": error, "422": error}}}
     paths = schema.setdefault("paths", {})
-    paths["/health"] = {"get": {"summary": "liveness probe (no credentials)", "responses": {"200": error}}}
-    paths["/ready"] = {"get": {"summary": "readiness probe: stores answer", "responses": {"200": error,
-                                                                                        "503": error}}}
+    paths["/health"] = {"get": {"summary": "liveness probe (no credentials; agent ids only with them)",
+                                "responses": {"200": error}}}
+    paths["/ready"] = {"get": {"summary": "readiness probe: stores answer (checks only with credentials)",
+                               "responses": {"200": error, "503": error}}}
     paths["/metrics"] = {"get": {"summary": "Prometheus metrics", "responses": {"200": error, "401": error}}}
     return schema
 
@@ -248,6 +264,8 @@ def create_multi_agent_service(agents: Iterable[Agent], channels: Sequence[str] 
     deployment = Deployment(by_id, chosen, security, DeploymentMetrics())
     if len(security.api_keys) == 0:
         deployment.api_key = security.create_api_key("deployment-admin", roles=["admin"], name="deployment")
+    if not security.rbac_enabled:
+        _warn_without_roles()
     if persistence:
         from kaizen_lab.integrations.dataflow import enable_persistence
 
@@ -293,6 +311,7 @@ def _start_api(deployment: Deployment, host: str, port: int | None) -> None:
 
     from kaizen_lab.integrations._gateway import ApiGate
     from kaizen_lab.integrations._serve import ServedApp
+    from kaizen_lab.security.limits import LimitsMiddleware
 
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
@@ -325,7 +344,7 @@ def _start_api(deployment: Deployment, host: str, port: int | None) -> None:
     gate = ApiGate(fastapi_app, deployment.security, deployment.metrics, deployment.agents,
                    ready=deployment.ready, openapi=openapi,
                    alerts=deployment.monitoring.alert_manager if deployment.monitoring is not None else None)
-    deployment._api = ServedApp(gate, host=host, port=port, name="api").start()
+    deployment._api = ServedApp(LimitsMiddleware(gate), host=host, port=port, name="api").start()
 
 
 #: (logger, message start) of Kailash/Nexus start-up messages that are untrue or unactionable for a deployment:
@@ -364,13 +383,15 @@ def _drop_untrue_warnings() -> None:
 def _start_mcp(deployment: Deployment, host: str, port: int | None) -> None:
     from kaizen_lab.integrations._gateway import MCPGate
     from kaizen_lab.integrations._serve import ServedApp
+    from kaizen_lab.security.limits import LimitsMiddleware
     from kaizen_lab.mcp.server import AgentMCPServer, tool_name_for
 
     server = AgentMCPServer(list(deployment.agents.values()), name="kaizen-lab")
     app = server.build().streamable_http_app(host=host)
     tools = {tool_name_for(a): a.agent_id for a in deployment.agents.values()}
     gate = MCPGate(app, deployment.security, deployment.metrics, tools)
-    deployment.mcp_server = _MCPChannel(ServedApp(gate, host=host, port=port, name="mcp").start())
+    deployment.mcp_server = _MCPChannel(ServedApp(LimitsMiddleware(gate, jsonrpc=True), host=host, port=port,
+                                                  name="mcp").start())
 
 
 # ------------------------------------------------------------------------------------------------ CLI

@@ -246,8 +246,12 @@ class MCPServerHandle:
         self.port = sock.getsockname()[1]
         self.sdk_server = self.server.build(token=self.token, url=self.url)
         app = self.sdk_server.streamable_http_app(host=self.host)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=1)
+        from kaizen_lab.security.limits import LimitsMiddleware, uvicorn_http_protocol
+
+        # HTTP limits (body size, JSON depth, slow clients) in front of the SDK's app
+        config = uvicorn.Config(LimitsMiddleware(app, jsonrpc=True), log_level="warning", access_log=False,
+                                lifespan="on", timeout_graceful_shutdown=1, http=uvicorn_http_protocol(),
+                                timeout_keep_alive=5)
         self._uvicorn = uvicorn.Server(config)
         self._start_thread(self._uvicorn.serve(sockets=[sock]), sock=sock)
         for _ in range(200):

@@ -1,10 +1,21 @@
 """A tamper-evident, append-only audit trail.
 
 Every record carries the hash of the record before it, and its own hash is ``sha256`` over a canonical JSON of
-its fields (sequence number, time, user, operation, resource, result, details and the previous hash). Changing,
-removing or moving a row therefore breaks the chain at that row, and ``verify()`` names it. A one-row head
-table remembers the last sequence number and hash, so cutting rows off the end is caught too. With ``key=``
-the hash becomes an HMAC, so someone who can write the database but lacks the key cannot re-forge the chain.
+its fields (sequence number, time, user, operation, resource, result, details and the previous hash). With
+``key=`` the hash becomes an HMAC, so someone who can write the database but lacks the key cannot re-forge the
+chain. ``verify()`` walks the chain and names the first row that was edited, deleted, reordered or inserted.
+
+A chain kept in the same database cannot prove that nothing was cut off its end: after deleting the last rows
+(or every row) and rewriting the in-table head, what remains is a valid chain. So the head is also anchored
+outside the database: after each append a checkpoint of the new head goes to a witness (by default a
+``<audit file>.witness`` JSON-lines file next to a SQLite log; any path or callable sink can be given), signed
+when there is a key; ``verify()`` reports ``truncated`` when the chain no longer reaches the latest checkpoint.
+A caller may also keep ``head()``/``checkpoint()`` itself and pass it as ``verify(expected_head=...)``.
+
+What an intruder with write access to the database (but not to the witness, and without the key) can and
+cannot hide is listed in ``docs/security.md``; in short: any edit, deletion, reordering, insertion, truncation
+or wipe is reported, but rows appended after the last checkpoint the witness kept are only as safe as the
+database, and an intruder who also controls the witness (or holds the key) can rewrite history consistently.
 
 Storage is SQLite in WAL mode by default (stdlib) or PostgreSQL (psycopg2) for a ``postgresql://`` URL. Triggers
 refuse UPDATE and DELETE on the table; appends are serialized by a process lock plus a database lock
@@ -28,6 +39,7 @@ from typing import Any
 
 from kaizen_lab.errors import ConfigError
 from kaizen_lab.security.redact import redact
+from kaizen_lab.security.witness import FileWitness, sign_checkpoint, verify_checkpoint
 
 __all__ = [
     "GENESIS_HASH",
@@ -78,8 +90,10 @@ class AuditRecord:
 class AuditVerification:
     """Result of ``AuditLogger.verify()``; truthy when the chain is intact.
 
-    ``problem`` is one of ``"edited"``, ``"deleted"``, ``"reordered"``, ``"truncated"``, ``"inserted"`` (or ``None``), and
-    ``first_bad_seq`` the sequence number of the first row that is wrong or missing.
+    ``problem`` is one of ``"edited"``, ``"deleted"``, ``"reordered"``, ``"truncated"`` (rows cut off the end,
+    or the whole table wiped), ``"inserted"``, ``"bad_checkpoint"`` (a witness checkpoint that is malformed or
+    not signed with the audit key) or ``None``; ``first_bad_seq`` is the sequence number of the first row that
+    is wrong or missing.
     """
 
     ok: bool
@@ -201,10 +215,15 @@ class AuditLogger:
         table: table name (letters, digits, underscores).
         key: optional secret; when given the chain uses HMAC-SHA256 so it cannot be recomputed without it.
         redact_details: pass ``details`` and ``resource`` through secret redaction before storing them.
+        witness: where checkpoints of the head go after each append: a file path, a callable taking the
+            checkpoint dict, ``None`` for none, or ``"auto"`` (the default): ``<audit file>.witness`` for a
+            SQLite file, none for ``":memory:"`` and PostgreSQL (give one there). Only a file witness is read
+            back by ``verify()``; with a callable, pass the last checkpoint as ``verify(expected_head=...)``.
     """
 
     def __init__(self, path_or_url: str | Path | None = None, *, table: str = "kaizen_audit",
-                 key: str | bytes | None = None, redact_details: bool = True) -> None:
+                 key: str | bytes | None = None, redact_details: bool = True,
+                 witness: str | Path | Callable[[dict[str, Any]], None] | None = "auto") -> None:
         if not _TABLE.match(table):
             raise ConfigError(f"audit table name {table!r} must be letters, digits and underscores",
                               path="table", value=table)
@@ -222,7 +241,13 @@ class AuditLogger:
         self._key = key.encode() if isinstance(key, str) else key
         self._redact = redact_details
         self._lock = threading.RLock()
+        if witness == "auto":
+            is_file = isinstance(self._backend, _SQLite) and target != ":memory:"
+            witness = f"{target}.witness" if is_file else None
+        self.witness: Callable[[dict[str, Any]], None] | None = (
+            FileWitness(witness) if isinstance(witness, str | Path) else witness)
         self._open()
+        self._catch_up_witness()
 
     # -- connection ------------------------------------------------------------------------------------------
 
@@ -238,6 +263,21 @@ class AuditLogger:
             raise
         finally:
             cur.close()
+
+    def _catch_up_witness(self) -> None:
+        # A log written before it had a witness (or while the witness was unreachable) is anchored from now on.
+        if isinstance(self.witness, FileWitness):
+            seen = max((int(c["seq"]) for c in self.witness.read() if c and verify_checkpoint(c, self._key)),
+                       default=0)
+            seq, digest = self.head()
+            if seq > seen:
+                self.witness(sign_checkpoint(seq, digest, _now(), self._key))
+
+    def checkpoint(self) -> dict[str, Any]:
+        """A (signed, with a key) checkpoint of the current head: keep it anywhere and pass it to
+        ``verify(expected_head=...)`` later."""
+        seq, digest = self.head()
+        return sign_checkpoint(seq, digest, _now(), self._key)
 
     @property
     def location(self) -> str:
@@ -332,6 +372,8 @@ class AuditLogger:
                 raise
             finally:
                 cur.close()
+            if self.witness is not None:  # after the commit: a witness ahead of the table would be a false alarm
+                self.witness(sign_checkpoint(seq, digest, ts, self._key))
         return AuditRecord(seq, ts, user_id, operation, str(resource), result_text, details_text, head_hash, digest)
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -374,11 +416,14 @@ class AuditLogger:
 
     # -- verification ----------------------------------------------------------------------------------------
 
-    def verify(self, *, expected_head: tuple[int, str] | None = None) -> AuditVerification:
-        """Walk the chain and report the first edited, deleted, reordered or truncated row.
+    def verify(self, *, expected_head: tuple[int, str] | Mapping[str, Any] | None = None) -> AuditVerification:
+        """Walk the chain and report the first edited, deleted, reordered, inserted or truncated row.
+
+        The chain must also still contain every checkpoint of the file witness (when there is one) and
+        ``expected_head``; a chain that ends before one of them was truncated (or wiped, when it is empty).
 
         Args:
-            expected_head: a ``head()`` saved elsewhere earlier; the chain must still contain it.
+            expected_head: a ``head()`` tuple or ``checkpoint()`` dict saved elsewhere earlier.
         """
         rows = list(self._rows())
         by_hash: dict[str, int] | None = None
@@ -392,8 +437,13 @@ class AuditLogger:
                 if by_hash is None:
                     by_hash = {r[8]: int(r[0]) for r in rows}
                 origin = by_hash.get(prev_hash)
-                written_as = (origin + 1) if origin is not None else (1 if prev_hash == GENESIS_HASH else None)
-                if written_as is not None and written_as != seq and self._row_hash(row, written_as) == stored_hash:
+                guess = (origin + 1) if origin is not None else (1 if prev_hash == GENESIS_HASH else None)
+                # the hash covers the sequence number: find the one it was written with (neighbours move too)
+                candidates = [guess] if guess is not None else []
+                candidates += range(1, len(rows) + 1) if len(rows) <= 100_000 else []
+                written_as = next((c for c in candidates if c != seq and self._row_hash(row, c) == stored_hash),
+                                  None)
+                if written_as is not None:
                     return AuditVerification(False, checked, seq, "reordered",
                                              f"row {seq} was written as row {written_as} (rows were reordered)")
                 return AuditVerification(False, checked, seq, "edited",
@@ -409,6 +459,24 @@ class AuditLogger:
                                          f"row {seq} does not follow row {seq - 1}: row {seq - 1} was rewritten "
                                          "(hash recomputed) or rows before it were replaced")
             prev, expected, checked = stored_hash, expected + 1, checked + 1
+        anchors, problem = self._anchors(expected_head)
+        if problem is not None:
+            return problem
+        if anchors:
+            seq, _digest, source = max(anchors)
+            if seq > checked:
+                what = "the table was wiped" if checked == 0 else f"the chain now ends at row {checked}"
+                return AuditVerification(False, checked, checked + 1, "truncated",
+                                         f"rows were cut off the end: {source} saw row {seq}, but {what}")
+        for seq, digest, source in anchors:
+            if seq > 0 and rows[seq - 1][8] != digest:
+                moved = next((int(r[0]) for r in rows if r[8] == digest), None)
+                if moved is not None:
+                    return AuditVerification(False, checked, seq, "reordered",
+                                             f"{source} saw row {seq} that now sits at row {moved} "
+                                             "(rows were reordered)")
+                return AuditVerification(False, checked, seq, "edited",
+                                         f"row {seq} differs from what {source} saw (rewritten after the fact)")
         head_seq, head_hash = self.head()
         if head_seq < checked:
             return AuditVerification(False, checked, head_seq + 1, "inserted",
@@ -416,12 +484,29 @@ class AuditLogger:
         if head_seq > checked or (head_seq == checked and head_hash != prev):
             return AuditVerification(False, checked, checked + 1, "truncated",
                                      f"rows after {checked} were deleted (the log recorded {head_seq} rows)")
-        if expected_head is not None:
-            seq, digest = expected_head
-            if seq > checked or (seq > 0 and rows[seq - 1][8] != digest):
-                return AuditVerification(False, checked, min(seq, checked + 1), "truncated" if seq > checked else "edited",
-                                         f"the saved head (row {seq}) is not in the chain any more")
-        return AuditVerification(True, checked, message=f"audit chain intact ({checked} rows)")
+        anchored = f", anchored by {len(anchors)} checkpoint(s)" if anchors else ", no outside anchor"
+        return AuditVerification(True, checked, message=f"audit chain intact ({checked} rows{anchored})")
+
+    def _anchors(self, expected_head: tuple[int, str] | Mapping[str, Any] | None
+                 ) -> tuple[list[tuple[int, str, str]], AuditVerification | None]:
+        """(seq, hash, where it came from) of every outside anchor, or a ``bad_checkpoint`` verdict."""
+        anchors: list[tuple[int, str, str]] = []
+        if isinstance(self.witness, FileWitness):
+            for line, checkpoint in enumerate(self.witness.read(), 1):
+                if checkpoint is None or not verify_checkpoint(checkpoint, self._key):
+                    why = "is not signed with the audit key" if checkpoint is not None else "is not a checkpoint"
+                    return [], AuditVerification(False, 0, None, "bad_checkpoint",
+                                                 f"line {line} of the witness {self.witness.path} {why} "
+                                                 "(forged or damaged)")
+                anchors.append((int(checkpoint["seq"]), str(checkpoint["hash"]), "the witness"))
+        if isinstance(expected_head, Mapping):
+            if not verify_checkpoint(expected_head, self._key):
+                return [], AuditVerification(False, 0, None, "bad_checkpoint",
+                                             "the expected head is not a checkpoint signed with the audit key")
+            anchors.append((int(expected_head["seq"]), str(expected_head["hash"]), "the saved head"))
+        elif expected_head is not None:
+            anchors.append((int(expected_head[0]), str(expected_head[1]), "the saved head"))
+        return anchors, None
 
 
 # ----------------------------------------------------------------------------------------------- run events

@@ -180,6 +180,12 @@ class ApiKeyStore:
         return AuthResult(ok=True, principal=record.principal, roles=record.roles, method="api_key",
                           claims={"key_id": key_id, "name": record.name})
 
+    @property
+    def has_roles(self) -> bool:
+        """Whether any key was issued with roles."""
+        with self._lock:
+            return any(r.roles for r in self._keys.values())
+
     def __len__(self) -> int:
         return len(self._keys)
 
@@ -271,6 +277,12 @@ class UserStore:
         if user.password_hash.startswith("$argon2") and self.hasher.check_needs_rehash(user.password_hash):
             user.password_hash = self.hasher.hash(password)  # upgrade to the current cost parameters
         return AuthResult(ok=True, principal=username, roles=user.roles, method="password")
+
+    @property
+    def has_roles(self) -> bool:
+        """Whether any user has roles."""
+        with self._lock:
+            return any(u.roles for u in self._users.values())
 
     def __contains__(self, username: object) -> bool:
         return username in self._users
@@ -384,19 +396,27 @@ class JWTAuthority:
 
 
 class LockoutTracker:
-    """Lock an identity out after ``max_failures`` failures within ``window`` seconds, for ``lockout`` seconds."""
+    """Lock an identity out after ``max_failures`` failures within ``window`` seconds, with backoff.
+
+    The first lockout lasts ``lockout`` seconds; each further lockout of the same identity before a success
+    doubles it, up to ``max_lockout`` (default 64 × ``lockout``). A success (or a quiet ``max_lockout``) resets
+    the streak. The identity is whatever the caller counts by; ``KaizenSecurityManager`` uses
+    ``(source address, username)`` pairs, never a principal alone (see ``docs/security.md``).
+    """
 
     def __init__(self, max_failures: int = 5, *, window: float = 300.0, lockout: float = 300.0,
-                 clock: Clock = time.time) -> None:
+                 max_lockout: float | None = None, clock: Clock = time.time) -> None:
         if max_failures < 1:
             raise ConfigError("max_failed_attempts must be at least 1", path="security.auth.max_failed_attempts",
                               value=max_failures)
         self.max_failures = max_failures
         self.window = float(window)
         self.lockout = float(lockout)
+        self.max_lockout = float(max_lockout) if max_lockout is not None else self.lockout * 64
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._locked_until: dict[str, float] = {}
+        self._streak: dict[str, tuple[int, float]] = {}  # identity -> (lockouts in a row, when the last ended)
         self._lock = threading.Lock()
 
     def locked_for(self, identity: str) -> float:
@@ -421,18 +441,25 @@ class LockoutTracker:
             while failures and failures[0] < now - self.window:
                 failures.popleft()
             if len(failures) >= self.max_failures:
-                self._locked_until[identity] = now + self.lockout
+                count, ended = self._streak.get(identity, (0, now))
+                if now - ended > self.max_lockout:
+                    count = 0  # quiet long enough: start over
+                duration = min(self.lockout * (2 ** count), self.max_lockout)
+                self._locked_until[identity] = now + duration
+                self._streak[identity] = (count + 1, now + duration)
                 failures.clear()
                 return True
             return False
 
     def record_success(self, identity: str) -> None:
-        """Forget earlier failures of ``identity``."""
+        """Forget earlier failures (and the backoff streak) of ``identity``."""
         with self._lock:
             self._failures.pop(identity, None)
+            self._streak.pop(identity, None)
 
     def unlock(self, identity: str) -> None:
         """Lift a lockout by hand (an administrator's action)."""
         with self._lock:
             self._locked_until.pop(identity, None)
             self._failures.pop(identity, None)
+            self._streak.pop(identity, None)

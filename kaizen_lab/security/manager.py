@@ -8,7 +8,7 @@ Network channels (the MCP HTTP server, deployed agents) call ``authenticate_bear
 Settings come from ``kaizen_lab.config.SecurityConfig`` (or a dict of the same shape, or ``None`` for the
 defaults). A few security-only settings that the config file does not define yet can be given in the same dict
 or as keyword arguments: ``roles``, ``assignments``, ``jwt_secret``, ``jwt_issuer``, ``jwt_audience``,
-``jwt_algorithm``, ``leeway_seconds``, ``key_file``, ``audit_key``, ``redact_patterns``.
+``jwt_algorithm``, ``leeway_seconds``, ``key_file``, ``audit_key``, ``audit_witness``, ``redact_patterns``.
 """
 
 from __future__ import annotations
@@ -28,14 +28,17 @@ from kaizen_lab.security.redact import Redactor
 __all__ = ["JWT_SECRET_ENV", "KaizenSecurityManager"]
 
 JWT_SECRET_ENV = "KAIZEN_JWT_SECRET"
+#: an address may fail this many times ``max_failed_attempts`` password logins (over all usernames) before
+#: its password logins pause
+SPRAY_FACTOR = 4
 
 _EXTRA_DEFAULTS: dict[str, Any] = {
     "roles": None, "assignments": None, "jwt_secret": None, "jwt_issuer": "kaizen-lab",
     "jwt_audience": "kaizen-lab", "jwt_algorithm": "HS256", "leeway_seconds": 30.0, "key_file": None,
-    "audit_key": None, "redact_patterns": (),
+    "audit_key": None, "audit_witness": "auto", "redact_patterns": (),
 }
 _BASE_DEFAULTS: dict[str, Any] = {
-    "encryption_enabled": False, "audit_logging": False, "audit_path": ".kaizen/audit.db", "rbac_enabled": False,
+    "encryption_enabled": False, "audit_logging": False, "audit_path": ".kaizen/audit.db", "rbac_enabled": None,
     "redact_secrets": True,
 }
 _AUTH_DEFAULTS: dict[str, Any] = {
@@ -106,8 +109,12 @@ class KaizenSecurityManager:
         self.api_keys = ApiKeyStore(clock=clock)
         self.users = UserStore(hasher=password_hasher)
         lockout = float(self._auth["lockout_seconds"])
-        self.lockout = LockoutTracker(int(self._auth["max_failed_attempts"]), window=lockout, lockout=lockout,
-                                      clock=clock)
+        max_failures = int(self._auth["max_failed_attempts"])
+        #: password failures per (address, username); see ``_password_attempt``
+        self.lockout = LockoutTracker(max_failures, window=lockout, lockout=lockout, clock=clock)
+        #: password failures per address over all usernames (a looser limit against spraying)
+        self.source_lockout = LockoutTracker(max_failures * SPRAY_FACTOR, window=lockout, lockout=lockout,
+                                             clock=clock)
         self.access = AccessController(self.settings["roles"], assignments=self.settings["assignments"])
         self.redactor = Redactor(self.settings["redact_patterns"] or ())
         self._jwt: JWTAuthority | None = None
@@ -124,8 +131,22 @@ class KaizenSecurityManager:
 
     @property
     def rbac_enabled(self) -> bool:
-        """Whether permissions are checked (otherwise every authenticated principal may do everything)."""
-        return bool(_setting(self.config, "rbac_enabled", False))
+        """Whether permissions are checked for every principal.
+
+        ``security.rbac_enabled`` true or false decides; left unset (the default) it is on as soon as any role
+        or permission is configured: custom roles, assignments, or an API key or user created with roles.
+        When it is off every authenticated principal may do everything, except that a credential carrying
+        roles (a JWT's ``roles`` claim) is still held to them.
+        """
+        setting = _setting(self.config, "rbac_enabled", None)
+        if setting is not None:
+            return bool(setting)
+        return self.roles_configured
+
+    @property
+    def roles_configured(self) -> bool:
+        """Whether any role or permission has been configured (which turns RBAC on unless it is set false)."""
+        return self.access.customized or self.api_keys.has_roles or self.users.has_roles
 
     @property
     def encryption_enabled(self) -> bool:
@@ -158,7 +179,7 @@ class KaizenSecurityManager:
                 from kaizen_lab.security.audit import AuditLogger
 
                 self._audit = AuditLogger(_setting(self.config, "audit_path", ".kaizen/audit.db"),
-                                          key=self.settings["audit_key"])
+                                          key=self.settings["audit_key"], witness=self.settings["audit_witness"])
             return self._audit
 
     @property
@@ -211,7 +232,8 @@ class KaizenSecurityManager:
             credentials: ``{"api_key": k}``, ``{"username": u, "password": p}``, ``{"token": jwt}``,
                 ``{"authorization": "Bearer ..."}``, a ``(username, password)`` tuple, a ``"Bearer ..."``
                 string, a JWT or an API key string.
-            client: the caller's address; repeated failures from it lock it out too.
+            client: the caller's address; repeated wrong passwords for one username from it pause that
+                (address, username) pair, with backoff (see ``docs/security.md``).
 
         ``security.auth.method`` narrows the bearer credentials accepted: ``"api_key"`` refuses JWTs and
         ``"jwt"`` refuses API keys (passwords are always accepted, e.g. to log in and get a token).
@@ -222,39 +244,35 @@ class KaizenSecurityManager:
             accepted = "API keys" if only == "api_key" else "JWT bearer tokens"
             return self._audit_auth(AuthResult.failure(method, f"this server accepts only {accepted} "
                                                                f"(security.auth.method: {only})"), client)
-        identities = [f"client:{client}"] if client else []
         if method == "password":
-            identities.append(f"user:{values[0]}")
-        for identity in identities:
-            wait = self.lockout.locked_for(identity)
-            if wait > 0:
-                result = AuthResult.failure(method, f"too many failed attempts; locked out for {int(wait) + 1} s",
-                                            principal=values[0] if method == "password" else None)
-                return self._audit_auth(result, client)
-        if method == "api_key":
+            result = self._password_attempt(values[0], values[1], client)
+        elif method == "api_key":
+            # API keys carry 256 random bits and JWTs are signed: a failed attempt proves nothing and cannot
+            # be the start of a successful guess, so it never locks the key, its principal or the address.
             result = self.api_keys.authenticate(values[0])
-            if result.principal and not result.ok:
-                identities.append(result.principal)  # "api_key:<id>": guessing one key's secret locks it
-                wait = self.lockout.locked_for(result.principal)
-                if wait > 0:
-                    result = AuthResult.failure(method, f"too many failed attempts; locked out for {int(wait) + 1} s")
-            elif result.ok:
-                wait = self.lockout.locked_for(f"api_key:{result.claims['key_id']}")
-                if wait > 0:
-                    result = AuthResult.failure(method, f"too many failed attempts; locked out for {int(wait) + 1} s")
-        elif method == "password":
-            result = self.users.authenticate(values[0], values[1])
         elif method == "jwt":
             result = self.jwt.verify(values[0])
         else:
             result = AuthResult.failure("none", values[0])
-        if result.ok:
-            for identity in identities:
-                self.lockout.record_success(identity)
-        else:
-            for identity in identities:
-                self.lockout.record_failure(identity)
         return self._audit_auth(result, client)
+
+    def _password_attempt(self, username: str, password: str, client: str | None) -> AuthResult:
+        """Passwords are guessable, so failures are throttled per (address, username) with backoff, plus a
+        looser per-address limit on password attempts (spraying many usernames); neither blocks API keys or
+        tokens, and no failure locks the user out from other addresses."""
+        source = client or "local"
+        pair, spray = f"{source}|{username}", source
+        wait = max(self.lockout.locked_for(pair), self.source_lockout.locked_for(spray))
+        if wait > 0:
+            return AuthResult.failure("password", f"too many failed password attempts from this address; "
+                                                  f"locked out for {int(wait) + 1} s", principal=username)
+        result = self.users.authenticate(username, password)
+        if result.ok:
+            self.lockout.record_success(pair)  # the address-wide count is kept: one good account must not
+        else:                                  # reset an attacker's spraying budget
+            self.lockout.record_failure(pair)
+            self.source_lockout.record_failure(spray)
+        return result
 
     @staticmethod
     def _classify(credentials: Any) -> tuple[str, tuple[str, ...]]:
@@ -330,9 +348,12 @@ class KaizenSecurityManager:
     def authorize_operation(self, user: Any, operation: str, resource: str) -> Decision:
         """Decide (and audit) whether ``user`` may do ``operation`` on ``resource``.
 
-        With ``rbac_enabled`` off every authenticated principal is allowed; a failed ``AuthResult`` never is.
+        With RBAC off (see ``rbac_enabled``) every authenticated principal without roles is allowed; a failed
+        ``AuthResult`` never is.
         """
-        if self.rbac_enabled:
+        carries_roles = bool(getattr(user, "roles", None) or (isinstance(user, Mapping) and user.get("roles")))
+        explicit_off = _setting(self.config, "rbac_enabled", None) is False
+        if self.rbac_enabled or (carries_roles and not explicit_off):
             decision = self.access.authorize_operation(user, operation, resource)
         else:
             failed = getattr(user, "ok", True) is False or user is None

@@ -149,6 +149,8 @@ class AccessController:
         for name, spec in specs.items():
             self._roles[name] = Role.from_spec(name, spec)
         self._assignments: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (assignments or {}).items()}
+        #: whether roles or assignments were configured beyond the built-in roles
+        self.customized = bool(roles) or bool(assignments)
         for principal, names in self._assignments.items():
             self._check_roles(names, where=f"assignments.{principal}")
 
@@ -165,6 +167,7 @@ class AccessController:
         role = Role.from_spec(name, spec)
         with self._lock:
             self._roles[name] = role
+            self.customized = True
         return role
 
     def grant(self, role: str, *permissions: str) -> None:
@@ -173,6 +176,7 @@ class AccessController:
             old = self._roles.get(role, Role(role))
             self._roles[role] = Role(role, old.allow + tuple(Permission.parse(p) for p in permissions), old.deny,
                                      old.inherits)
+            self.customized = True
 
     def deny(self, role: str, *permissions: str) -> None:
         """Add deny rules to ``role`` (created if missing); denies override allows."""
@@ -180,12 +184,14 @@ class AccessController:
             old = self._roles.get(role, Role(role))
             self._roles[role] = Role(role, old.allow, old.deny + tuple(Permission.parse(p) for p in permissions),
                                      old.inherits)
+            self.customized = True
 
     def assign(self, principal: str, *roles: str) -> None:
         """Give ``principal`` the ``roles`` (in addition to any it has)."""
         self._check_roles(roles, where=f"assign({principal!r})")
         with self._lock:
             self._assignments[principal] = tuple(dict.fromkeys(self._assignments.get(principal, ()) + roles))
+            self.customized = True
 
     def revoke(self, principal: str, *roles: str) -> None:
         """Take ``roles`` (all roles when none are named) away from ``principal``."""

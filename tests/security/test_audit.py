@@ -7,6 +7,7 @@ the append-only triggers.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -214,9 +215,86 @@ def test_saved_head_anchors_the_chain(store: Any) -> None:
     assert logger.verify(expected_head=anchor).ok
     db.tamper("DELETE FROM kaizen_audit WHERE seq = 3", "UPDATE kaizen_audit_head SET seq = 2, hash = "
               "(SELECT hash FROM kaizen_audit WHERE seq = 2)")
-    assert logger.verify().ok  # a consistent truncation fools the chain alone...
     report = logger.verify(expected_head=anchor)
-    assert (report.ok, report.problem) == (False, "truncated")  # ...but not a saved anchor
+    assert (report.ok, report.problem) == (False, "truncated")  # a consistent truncation, caught by the anchor
+
+
+def _witnessed(make: Callable[..., AuditLogger], tmp_path: Path, **kwargs: Any) -> AuditLogger:
+    return make(witness=tmp_path / "elsewhere" / "audit.witness", **kwargs)
+
+
+@pytest.mark.parametrize("key", [None, "audit-hmac-key"])
+def test_tail_truncation_with_rewritten_head_is_reported(store: Any, tmp_path: Path, key: str | None) -> None:
+    make, db = store
+    logger = _witnessed(make, tmp_path, key=key)
+    _fill(logger)
+    assert logger.verify().ok
+    db.tamper("DELETE FROM kaizen_audit WHERE seq >= 4",
+              "UPDATE kaizen_audit_head SET seq = 3, hash = (SELECT hash FROM kaizen_audit WHERE seq = 3)")
+    report = logger.verify()
+    assert (report.ok, report.problem, report.first_bad_seq) == (False, "truncated", 4)
+    assert "witness saw row 5" in report.message
+    # a fresh logger over the same database and witness (e.g. an auditor's) sees it too
+    assert _witnessed(make, tmp_path, key=key).verify().problem == "truncated"
+
+
+def test_wiped_table_is_reported(store: Any, tmp_path: Path) -> None:
+    make, db = store
+    logger = _witnessed(make, tmp_path, key="audit-hmac-key")
+    _fill(logger, 3)
+    db.tamper("DELETE FROM kaizen_audit", f"UPDATE kaizen_audit_head SET seq = 0, hash = '{GENESIS_HASH}'")
+    report = logger.verify()
+    assert (report.ok, report.problem, report.first_bad_seq) == (False, "truncated", 1)
+    assert "table was wiped" in report.message
+
+
+def test_sqlite_log_has_a_witness_file_by_default(tmp_path: Path) -> None:
+    with AuditLogger(tmp_path / "audit.db") as logger:
+        _fill(logger, 2)
+        assert (tmp_path / "audit.db.witness").is_file()
+    conn = sqlite3.connect(tmp_path / "audit.db")
+    conn.executescript("DROP TRIGGER kaizen_audit_no_delete; DELETE FROM kaizen_audit; "
+                       f"UPDATE kaizen_audit_head SET seq = 0, hash = '{GENESIS_HASH}';")
+    conn.close()
+    with AuditLogger(tmp_path / "audit.db") as again:
+        assert again.verify().problem == "truncated"
+
+
+def test_rows_swapped_with_their_hashes_are_named_reordered_against_the_witness(store: Any, tmp_path: Path) -> None:
+    make, db = store
+    logger = _witnessed(make, tmp_path)
+    _fill(logger, 4)
+    db.tamper("UPDATE kaizen_audit SET seq = -1 WHERE seq = 3", "UPDATE kaizen_audit SET seq = 3 WHERE seq = 4",
+              "UPDATE kaizen_audit SET seq = 4 WHERE seq = -1")
+    report = logger.verify()
+    assert (report.ok, report.problem, report.first_bad_seq) == (False, "reordered", 3)
+
+
+def test_forged_witness_checkpoint_is_refused(store: Any, tmp_path: Path) -> None:
+    make, _db = store
+    logger = _witnessed(make, tmp_path, key="audit-hmac-key")
+    _fill(logger, 2)
+    witness = tmp_path / "elsewhere" / "audit.witness"
+    lines = witness.read_text().splitlines()
+    forged = json.loads(lines[-1])
+    forged["seq"] = 1  # an intruder "rolls back" the witness to hide a later truncation
+    witness.write_text("\n".join([*lines[:-1], json.dumps(forged)]) + "\n")
+    report = logger.verify()
+    assert (report.ok, report.problem) == (False, "bad_checkpoint")
+
+
+def test_signed_checkpoint_kept_by_the_caller(store: Any, tmp_path: Path) -> None:
+    make, db = store
+    sink: list[dict[str, Any]] = []
+    logger = make(key="audit-hmac-key", witness=sink.append)
+    _fill(logger, 3)
+    assert sink[-1]["seq"] == 3 and sink[-1]["sig"]
+    saved = logger.checkpoint()
+    assert logger.verify(expected_head=saved).ok
+    db.tamper("DELETE FROM kaizen_audit WHERE seq = 3",
+              "UPDATE kaizen_audit_head SET seq = 2, hash = (SELECT hash FROM kaizen_audit WHERE seq = 2)")
+    assert logger.verify(expected_head=sink[-1]).problem == "truncated"
+    assert logger.verify(expected_head={**saved, "seq": 2}).problem == "bad_checkpoint"
 
 
 def test_concurrent_appends_lose_nothing(store: Any) -> None:

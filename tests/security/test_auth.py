@@ -242,19 +242,61 @@ def test_success_resets_the_failure_count(manager: KaizenSecurityManager) -> Non
     assert manager.authenticate_user(("alice", "correct horse battery")).ok
 
 
-def test_client_lockout_covers_every_credential_type(manager: KaizenSecurityManager) -> None:
+def test_bad_bearer_credentials_from_one_address_lock_nobody_out(manager: KaizenSecurityManager) -> None:
     key = manager.create_api_key("bot")
-    for i in range(3):
-        manager.authenticate_user({"api_key": f"kz_{i:012d}_" + "x" * 40}, client="10.0.0.9")
-    assert "locked out" in manager.authenticate_bearer(f"Bearer {key}", client="10.0.0.9").reason
-    assert manager.authenticate_bearer(f"Bearer {key}", client="10.0.0.10").ok
+    for i in range(20):
+        assert not manager.authenticate_user({"api_key": f"kz_{i:012d}_" + "x" * 40}, client="10.0.0.9").ok
+        assert not manager.authenticate_bearer("Bearer eyJ.garbage.token", client="10.0.0.9").ok
+    # the neighbour behind the same address keeps working, with a key or a password
+    assert manager.authenticate_bearer(f"Bearer {key}", client="10.0.0.9").ok
+    assert manager.authenticate_user(("alice", "correct horse battery"), client="10.0.0.9").ok
 
 
-def test_guessing_one_api_key_locks_that_key(manager: KaizenSecurityManager) -> None:
+def test_guessing_a_victims_key_id_from_another_address_does_not_lock_the_key(
+        manager: KaizenSecurityManager) -> None:
     key = manager.create_api_key("bot")
-    for i in range(3):
-        manager.authenticate_user({"api_key": key[:-3] + f"{i:03d}"})
-    assert "locked out" in manager.authenticate_user({"api_key": key}).reason
+    key_id = key.split("_")[1]
+    for i in range(20):
+        result = manager.authenticate_user({"api_key": f"kz_{key_id}_garbage{i:030d}"}, client="203.0.113.7")
+        assert not result.ok and "locked" not in result.reason
+    assert manager.authenticate_bearer(f"Bearer {key}", client="203.0.113.7").ok  # even from the attacker's
+    assert manager.authenticate_bearer(f"Bearer {key}", client="10.0.0.1").ok
+
+
+def test_password_lockout_is_per_address_and_username(manager: KaizenSecurityManager) -> None:
+    manager.add_user("bob", "bobs long password", roles=["viewer"])
+    for _ in range(3):
+        manager.authenticate_user(("alice", "wrong password"), client="203.0.113.7")
+    locked = manager.authenticate_user(("alice", "correct horse battery"), client="203.0.113.7")
+    assert not locked.ok and "too many failed password attempts" in locked.reason
+    # alice from her own address, and bob from the attacker's address, are unaffected
+    assert manager.authenticate_user(("alice", "correct horse battery"), client="10.0.0.1").ok
+    assert manager.authenticate_user(("bob", "bobs long password"), client="203.0.113.7").ok
+
+
+def test_repeated_lockouts_back_off_exponentially(manager: KaizenSecurityManager, clock: Any) -> None:
+    waits = []
+    for _ in range(3):
+        for _ in range(3):
+            manager.authenticate_user(("alice", "wrong password"), client="203.0.113.7")
+        waits.append(manager.lockout.locked_for("203.0.113.7|alice"))
+        clock.advance(waits[-1] + 1)
+    assert waits == [60, 120, 240]
+    assert manager.authenticate_user(("alice", "correct horse battery"), client="203.0.113.7").ok
+    for _ in range(3):  # a success ends the streak
+        manager.authenticate_user(("alice", "wrong password"), client="203.0.113.7")
+    assert manager.lockout.locked_for("203.0.113.7|alice") == 60
+
+
+def test_password_spraying_from_one_address_pauses_its_password_logins_only(
+        manager: KaizenSecurityManager) -> None:
+    key = manager.create_api_key("bot")
+    for i in range(12):  # 4 x max_failed_attempts, each username below its own limit
+        manager.authenticate_user((f"user{i}", "guess"), client="203.0.113.7")
+    assert "too many failed" in manager.authenticate_user(("alice", "correct horse battery"),
+                                                          client="203.0.113.7").reason
+    assert manager.authenticate_bearer(f"Bearer {key}", client="203.0.113.7").ok
+    assert manager.authenticate_user(("alice", "correct horse battery"), client="10.0.0.1").ok
 
 
 def test_lockout_tracker_manual_unlock(clock: Any) -> None:
