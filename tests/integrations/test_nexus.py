@@ -49,9 +49,36 @@ def test_api_without_credentials_is_401_except_the_probes(deployment) -> None:
         response = httpx.get(base + path)
         assert response.status_code == 401, path
         assert "authentication required" in response.json()["detail"]
-    assert httpx.get(base + "/health").json() == {"status": "healthy", "agents": ["qa", "summarizer"]}
+    assert httpx.get(base + "/health").json() == {"status": "healthy"}  # no agent ids for strangers
     ready = httpx.get(base + "/ready")
-    assert ready.status_code == 200 and ready.json()["checks"]["store:sqlite"]["ok"] is True
+    assert ready.status_code == 200 and ready.json() == {"ready": True}
+
+
+def test_probe_details_need_credentials(deployment, keys) -> None:
+    base = deployment.api_endpoint
+    health = httpx.get(base + "/health", headers=bearer(keys.viewer)).json()
+    assert health == {"status": "healthy", "agents": ["qa", "summarizer"]}
+    ready = httpx.get(base + "/ready", headers=bearer(keys.viewer)).json()
+    assert ready["checks"]["store:sqlite"]["ok"] is True
+    assert httpx.get(base + "/health", headers=bearer("kz_000000000000_" + "x" * 40)).json() == {"status": "healthy"}
+
+
+def test_hostile_bodies_get_4xx_on_every_route(deployment, keys) -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    json_headers = {"content-type": "application/json", **bearer(keys.admin)}
+    execute = httpx.post(deployment.url_for("qa"), content=nested, headers=json_headers, timeout=30)
+    assert execute.status_code == 400 and "nests deeper than 64" in execute.text
+    # admin routes behind the gate (Nexus's own endpoints) get the same limits
+    admin = httpx.post(deployment.api_endpoint + "/workflows/qa/workflow/info", content=nested,
+                       headers=json_headers, timeout=30)
+    assert admin.status_code == 400
+    huge = httpx.post(deployment.api_endpoint + "/workflows/qa/anything", content=b"x" * (2 << 20),
+                      headers=bearer(keys.admin), timeout=30)
+    assert huge.status_code == 413
+    mcp = httpx.post(deployment.mcp_server.url, content=nested,
+                     headers={**_MCP_HEADERS, "content-type": "application/json", **bearer(keys.operator)},
+                     timeout=30)
+    assert mcp.status_code == 400 and mcp.json()["error"]["code"] == -32700
 
 
 def test_api_rejects_wrong_and_forged_credentials(deployment, keys, security) -> None:
@@ -238,6 +265,34 @@ def test_deployment_configuration_errors() -> None:
         deploy_agent(agent, ["api"], auth=False)
 
 
+def test_viewer_key_is_403_on_execute_with_default_settings() -> None:
+    from kaizen_lab.agents import Agent
+    from kaizen_lab.integrations.nexus import deploy_agent
+    from kaizen_lab.security import KaizenSecurityManager
+
+    security = KaizenSecurityManager()  # nothing configured: rbac_enabled is left unset
+    viewer = security.create_api_key("vera", roles=["viewer"])
+    operator = security.create_api_key("otto", roles=["operator"])
+    with deploy_agent(Agent("guarded", "q -> a", model="test"), ["api"], auth=security) as service:
+        url = service.url_for("guarded")
+        refused = httpx.post(url, json={"inputs": {"q": "x"}}, headers=bearer(viewer))
+        assert refused.status_code == 403 and "vera may not execute agent/guarded" in refused.text
+        assert httpx.post(url, json={"inputs": {"q": "x"}}, headers=bearer(operator)).status_code == 200
+
+
+def test_deployment_without_roles_warns_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    from kaizen_lab.agents import Agent
+    from kaizen_lab.integrations.nexus import SecurityWarning, deploy_agent
+    from kaizen_lab.security import KaizenSecurityManager
+
+    security = KaizenSecurityManager()
+    security.create_api_key("anyone")  # a key without roles: nothing to enforce
+    with pytest.warns(SecurityWarning, match="WITHOUT role-based access control"), \
+            deploy_agent(Agent("open", "q -> a", model="test"), ["api"], auth=security):
+        pass
+    assert "WITHOUT role-based access control" in caplog.text
+
+
 def test_default_auth_creates_an_admin_key_shown_once() -> None:
     from kaizen_lab.agents import Agent
     from kaizen_lab.integrations.nexus import deploy_agent
@@ -303,7 +358,8 @@ def test_ready_is_503_naming_the_store_when_it_cannot_answer(tmp_path) -> None:
                       persistence=str(tmp_path / "probe.db")) as service:
         assert httpx.get(service.api_endpoint + "/ready").status_code == 200
         service.stores[0].close()
-        response = httpx.get(service.api_endpoint + "/ready")
+        assert httpx.get(service.api_endpoint + "/ready").json() == {"ready": False}  # status only
+        response = httpx.get(service.api_endpoint + "/ready", headers=bearer(service.api_key))
         assert response.status_code == 503
         check = response.json()["checks"]["store:sqlite"]
         assert check["ok"] is False and "closed" in check["reason"]

@@ -107,3 +107,20 @@ def test_keep_alive_connection_gets_the_header_deadline_again(server: ServedApp)
     sock.sendall(b"GET /x HTTP/1.1\r\n")  # a second request that stalls
     assert sock.recv(1024) == b""
     sock.close()
+
+
+def test_agent_mcp_server_endpoint_refuses_deep_json_and_big_bodies() -> None:
+    from kaizen_lab.agents import Agent
+    from kaizen_lab.mcp import AgentMCPServer
+
+    agent = Agent("echoer", "text -> reply", model="test")
+    with AgentMCPServer([agent]).serve("http") as handle:
+        headers = {"Accept": "application/json, text/event-stream", "content-type": "application/json",
+                   "Authorization": f"Bearer {handle.token}"}
+        deep = httpx.post(handle.url, content=b"[" * 100_000 + b"]" * 100_000, headers=headers, timeout=30)
+        assert deep.status_code == 400 and deep.json()["error"]["code"] == -32700
+        huge = httpx.post(handle.url, content=b"x" * (2 << 20), headers=headers, timeout=30)
+        assert huge.status_code == 413
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        assert httpx.post(handle.url, json=init, headers=headers).status_code == 200  # still reaches the SDK
