@@ -25,6 +25,7 @@ __all__ = [
     "Redactor",
     "default_redactor",
     "is_secret_key",
+    "may_hold_bare_secret",
     "redact",
     "redact_text",
     "register_patterns",
@@ -35,34 +36,73 @@ REDACTED = "[REDACTED]"
 
 @dataclass(frozen=True)
 class _Rule:
-    """A built-in rule: its regex, the literal substrings without which it cannot match, and whether it
-    runs on the lower-cased text."""
+    """A built-in rule: its regex, the literal substrings without which it cannot match (none: it always
+    runs), whether it runs on the lower-cased text, and an optional check that a match really is a secret
+    (given the match and the text in its original case; ``False`` keeps the text as it is)."""
 
     name: str
     pattern: re.Pattern[str]
     triggers: tuple[str, ...]
     lowercase: bool = False
+    check: Callable[[re.Match[str], str], bool] | None = None
 
     def keep(self, match: re.Match[str]) -> str:
         return (match.group("keep") or "") if "keep" in self.pattern.groupindex else ""
 
 
-def _rule(name: str, pattern: str, *triggers: str, lowercase: bool = False) -> _Rule:
-    return _Rule(name, re.compile(pattern), triggers, lowercase)
+def _rule(name: str, pattern: str, *triggers: str, lowercase: bool = False,
+          check: Callable[[re.Match[str], str], bool] | None = None) -> _Rule:
+    return _Rule(name, re.compile(pattern), triggers, lowercase, check)
+
+
+# An everyday word ("token: the", "password: must", "cookie: chocolate", "Secret: santa"): a lower-case,
+# Capitalised or upper-case run of letters. After ``label:`` in running text such a value is prose; after ``=``,
+# in quotes or after an auth scheme it is still taken for a secret.
+_PROSE_WORD = re.compile(r"[A-Za-z][a-z]{0,14}|[A-Z]{2,15}")
+
+
+def _assignment_is_secret(match: re.Match[str], text: str) -> bool:
+    if match.group("sep") == "=" or match.group("kq") or match.group("vq") or match.group("scheme"):
+        return True
+    value = text[match.start("value"):match.end("value")].rstrip(".!?:")
+    return _PROSE_WORD.fullmatch(value) is None
+
+
+def _openai_is_secret(match: re.Match[str], text: str) -> bool:
+    # real keys are long random runs: at least 16 characters without a hyphen ("sk-learn-pipeline-x" has none)
+    return any(len(part) >= 16 for part in match.group("body").split("-"))
+
+
+def _random_40(match: re.Match[str], text: str) -> bool:
+    # An AWS secret access key is 40 random base64 characters. Paths, identifiers and words are not random:
+    # all letters (apart from slashes and a numeric suffix) with many vowels, or many slashes.
+    value = match.group()
+    if not (any(c.isupper() for c in value) and any(c.islower() for c in value)):
+        return False  # hex digests and upper-case ids
+    if len(set(value)) < 16 or value.count("/") > 5:
+        return False
+    vowels = sum(c in "aeiouAEIOU" for c in value)
+    wordy = value.rstrip("0123456789").replace("/", "").isalpha() and vowels >= 10
+    return not wordy and vowels < 18
 
 
 # A named group ``keep`` is copied to the output before the replacement. Regexes with a leading ``\b`` or an
 # alternation scan slowly in ``re``, so each rule runs only when one of its literal triggers occurs in the text
 # (a clean 300-character line costs a few microseconds). Each rule refuses to match an existing ``[REDACTED]``
 # so redacting twice changes nothing.
+_B64 = r"[A-Za-z0-9+/=]"
 _RULES: tuple[_Rule, ...] = (
-    _rule("private_key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+    # a whole PEM block; without its END line, the key material that follows (a cut-off key). A mere mention of
+    # the BEGIN line followed by ordinary text is not a key and stays.
+    _rule("private_key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:(?:\s*[A-Za-z-]+:[^\n]*)*[A-Za-z0-9+/=\s]*"
+                         r"-----END [A-Z ]*PRIVATE KEY-----|(?:\s*" + _B64 + r"{40,})+)",
           "PRIVATE KEY-----"),
     _rule("url_password", r"(?P<keep>://[^\s:/@]+:)(?!\[REDACTED\])[^\s@/]+(?=@)", "://"),
     _rule("bearer", r"(?P<keep>\b[Bb]earer\s+)(?!\[REDACTED\])[A-Za-z0-9\-._~+/]{8,}=*", "earer"),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{6,}\.eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*", "eyJ"),
     _rule("anthropic", r"\bsk-ant-[A-Za-z0-9_-]{16,}", "sk-ant-"),
-    _rule("openai", r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{16,}", "sk-"),
+    _rule("openai", r"\bsk-(?:proj-|svcacct-|admin-|None-)?(?P<body>[A-Za-z0-9_-]{16,})", "sk-",
+          check=_openai_is_secret),
     _rule("aws_access_key", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b",
           "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA"),
     _rule("github", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",
@@ -76,13 +116,25 @@ _RULES: tuple[_Rule, ...] = (
     # lower-cased text, so the literals below are lower case.
     _rule("assignment",
           r"(?P<keep>(?:api[_-]?key|apikey|secret(?:[_-]?key)?|token|passwd|password|pwd|access[_-]?key|"
-          r"private[_-]?key|credentials?|authorization|cookie|session[_-]?key)[\"']?"
-          r"\s*[:=]\s*[\"']?(?:bearer\s+)?+)(?!\[redacted\])(?!(?:none|null|true|false)\b)"
-          r"[^\s\"'&,;}\])]+",
-          "key", "secret", "token", "passw", "pwd", "credential", "authorization", "cookie", lowercase=True),
+          r"private[_-]?key|credentials?|authorization|cookie|session[_-]?key)(?P<kq>[\"']?)"
+          r"\s*(?P<sep>[:=])\s*(?P<vq>[\"']?)(?P<scheme>(?:bearer|basic|digest|token)\s+)?+)"
+          r"(?!\[redacted\])(?!(?:none|null|true|false)\b)(?P<value>[^\s\"'&,;}\])]+)",
+          "key", "secret", "token", "passw", "pwd", "credential", "authorization", "cookie", lowercase=True,
+          check=_assignment_is_secret),
+    # an unlabelled AWS secret access key: a run of exactly 40 base64 characters (hex digests fail the check)
+    _rule("aws_secret_key", r"(?<![A-Za-z0-9/+=_.-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_.-])", check=_random_40),
 )
 _CASE_TRIGGERS = tuple((t, i) for i, r in enumerate(_RULES) if not r.lowercase for t in r.triggers)
 _LOWER_TRIGGERS = tuple((t, i) for i, r in enumerate(_RULES) if r.lowercase for t in r.triggers)
+_ALWAYS = tuple(i for i, r in enumerate(_RULES) if not r.triggers)
+_BARE_SECRET = _RULES[-1].pattern
+
+
+def may_hold_bare_secret(text: str) -> bool:
+    """Whether ``text`` may hold a secret that no literal marker announces (an unlabelled AWS secret key);
+    a cheap pre-check for callers that skip text without markers."""
+    return len(text) >= 40 and _BARE_SECRET.search(text) is not None
+
 
 _SECRET_KEY = re.compile(
     r"(?:^|[_.-])(?:api[_-]?key|apikey|secret|secret[_-]?key|client[_-]?secret|token|access[_-]?token|"
@@ -157,6 +209,8 @@ class Redactor:
             lowered = text.lower()
             active = {i for trigger, i in _CASE_TRIGGERS if trigger in text}
             active.update(i for trigger, i in _LOWER_TRIGGERS if trigger in lowered)
+            if len(text) >= 40:
+                active.update(_ALWAYS)
             for i in sorted(active):
                 rule = _RULES[i]
                 if rule.lowercase:
@@ -168,16 +222,23 @@ class Redactor:
             text = pattern.sub(self._replacer(keep), text)
         return text
 
+    def _replace(self, rule: _Rule, match: re.Match[str], text: str) -> str:
+        if rule.check is not None and not rule.check(match, text):
+            return match.group()
+        return rule.keep(match) + self.replacement
+
     def _sub(self, rule: _Rule, text: str) -> str:
-        return rule.pattern.sub(lambda m: rule.keep(m) + self.replacement, text)
+        return rule.pattern.sub(lambda m: self._replace(rule, m, text), text)
 
     def _sub_lowercase(self, rule: _Rule, text: str, lowered: str) -> str:
         if len(lowered) != len(text):  # a few non-ASCII letters change length when lower-cased
             ignore_case = re.compile(rule.pattern.pattern.replace("redacted", "REDACTED"), re.IGNORECASE)
-            return ignore_case.sub(lambda m: rule.keep(m) + self.replacement, text)
+            return ignore_case.sub(lambda m: self._replace(rule, m, text), text)
         pieces: list[str] = []
         last = 0
         for match in rule.pattern.finditer(lowered):
+            if rule.check is not None and not rule.check(match, text):
+                continue
             start = match.start()
             keep_end = match.end("keep") if "keep" in rule.pattern.groupindex else start
             pieces.append(text[last:keep_end])  # the original spelling of the kept label

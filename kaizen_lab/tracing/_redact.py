@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kaizen_lab.security.redact import may_hold_bare_secret
+
 __all__ = ["PayloadRedactor"]
 
 # Lower-case markers, one of which every built-in pattern of the security module needs to match.
@@ -33,6 +35,8 @@ def _maybe_secret(text: str) -> bool:
     for marker in _MARKERS_LOWER:
         if marker in low:
             return True
+    if may_hold_bare_secret(text):  # an unlabelled AWS secret key has no marker
+        return True
     if ":" not in low and "=" not in low:
         return False
     n = len(low)
