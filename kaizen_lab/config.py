@@ -69,6 +69,11 @@ class _Section(BaseModel):
         finally:
             _nesting.depth = depth
 
+    def __repr_args__(self) -> Any:
+        # repr()/str() of a config end up in notebooks and logs: never with the secrets it holds
+        for name, value in super().__repr_args__():
+            yield name, value if isinstance(value, _Section) else _redacted({name: value})[name]
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in type(self).model_fields:
             raise ConfigError(f"{_join(self._path, name)}: unknown setting{_known(name, type(self))}",
@@ -77,6 +82,12 @@ class _Section(BaseModel):
             super().__setattr__(name, value)
         except ValidationError as exc:
             raise _to_config_error(exc, type(self), self._path) from None
+
+
+def _redacted(data: Any) -> Any:
+    from kaizen_lab.security.redact import redact
+
+    return redact(data)
 
 
 class MCPIntegrationConfig(_Section):
@@ -252,19 +263,25 @@ class KaizenConfig(_Section):
                                      "allowed: input, output (USD per million tokens)")
         return value
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-compatible dict; ``load_config(cfg.to_dict()) == cfg``."""
-        return self.model_dump(mode="json")
+    def to_dict(self, *, redact_secrets: bool = False) -> dict[str, Any]:
+        """Plain JSON-compatible dict; ``load_config(cfg.to_dict()) == cfg``.
 
-    def to_yaml(self) -> str:
-        """YAML text in field order; ``load_config(cfg.to_yaml()) == cfg``."""
+        It holds the configured secrets (API keys, URL passwords, tokens) unless ``redact_secrets=True``.
+        """
+        data = self.model_dump(mode="json")
+        return _redacted(data) if redact_secrets else data
+
+    def to_yaml(self, *, redact_secrets: bool = True) -> str:
+        """YAML text in field order, secrets replaced by ``[REDACTED]``; with ``redact_secrets=False``
+        ``load_config(cfg.to_yaml(redact_secrets=False)) == cfg``."""
         import yaml
 
-        return str(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return str(yaml.safe_dump(self.to_dict(redact_secrets=redact_secrets), sort_keys=False))
 
-    def to_json(self) -> str:
-        """JSON text; ``load_config(cfg.to_json()) == cfg``."""
-        return json.dumps(self.to_dict(), indent=2)
+    def to_json(self, *, redact_secrets: bool = True) -> str:
+        """JSON text, secrets replaced by ``[REDACTED]`` unless ``redact_secrets=False`` (then
+        ``load_config(cfg.to_json(redact_secrets=False)) == cfg``)."""
+        return json.dumps(self.to_dict(redact_secrets=redact_secrets), indent=2)
 
 
 # --------------------------------------------------------------------------------------------------- loading

@@ -23,11 +23,13 @@ __all__ = [
     "ModelError",
     "OutputParseError",
     "RealRequestsForbiddenError",
+    "RedactedCause",
     "SecurityError",
     "SignatureError",
     "ToolError",
     "UserError",
     "did_you_mean",
+    "redacted_cause",
 ]
 
 
@@ -170,3 +172,43 @@ class AuthenticationError(SecurityError):
 
 class AuthorizationError(SecurityError):
     """An authenticated principal lacks the permission for an operation."""
+
+
+class RedactedCause(Exception):
+    """Stands in for an outside error that carried a secret in its message when it becomes a kaizen-lab
+    error's ``__cause__``: Jupyter and ``traceback`` print the whole chain, so the original would show the
+    secret. Keeps the original's type name (``original_type``) and traceback (where it happened)."""
+
+    def __init__(self, original: BaseException) -> None:
+        from kaizen_lab.security.redact import redact_text
+
+        kind = type(original)
+        self.original_type = f"{kind.__module__}.{kind.__qualname__}"
+        super().__init__(f"{kind.__name__}: {redact_text(str(original))}")
+        self.__traceback__ = original.__traceback__
+        inner = original.__cause__ or (None if original.__suppress_context__ else original.__context__)
+        if inner is not None:
+            self.__cause__ = redacted_cause(inner)
+        self.__suppress_context__ = True
+
+
+def _chain_is_clean(exc: BaseException | None, depth: int = 0) -> bool:
+    from kaizen_lab.security.redact import redact_text
+
+    if exc is None:
+        return True
+    if depth > 20:
+        return False
+    text = str(exc)
+    if redact_text(text) != text or any(isinstance(a, str) and redact_text(a) != a for a in exc.args):
+        return False
+    inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return _chain_is_clean(inner, depth + 1)
+
+
+def redacted_cause(exc: BaseException) -> BaseException:
+    """``exc`` when neither it nor its chain holds a secret, otherwise a ``RedactedCause`` in its place:
+    use as ``raise KaizenError(...) from redacted_cause(exc)``."""
+    if isinstance(exc, KaizenError | RedactedCause) and _chain_is_clean(exc.__cause__):
+        return exc  # its message is already redacted
+    return exc if _chain_is_clean(exc) else RedactedCause(exc)

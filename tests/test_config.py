@@ -390,15 +390,15 @@ def test_to_dict_round_trip() -> None:
 
 def test_to_yaml_round_trip() -> None:
     cfg = _rich_config()
-    text = cfg.to_yaml()
+    text = cfg.to_yaml(redact_secrets=False)
     assert text.startswith("debug: true\n")  # field order, not alphabetical
     assert load_config(text, env=NO_ENV) == cfg
 
 
 def test_to_yaml_round_trip_through_a_file(tmp_path: Path) -> None:
     cfg = _rich_config()
-    (tmp_path / "k.yaml").write_text(cfg.to_yaml())
-    (tmp_path / "k.json").write_text(cfg.to_json())
+    (tmp_path / "k.yaml").write_text(cfg.to_yaml(redact_secrets=False))
+    (tmp_path / "k.json").write_text(cfg.to_json(redact_secrets=False))
     assert load_config(tmp_path / "k.yaml", env=NO_ENV) == cfg
     assert load_config(tmp_path / "k.json", env=NO_ENV) == cfg
 

@@ -20,6 +20,7 @@ from kaizen_lab.errors import (
     ModelError,
     OutputParseError,
     ToolError,
+    redacted_cause,
 )
 from kaizen_lab.models._retry import observe_retries
 from kaizen_lab.models.base import Message, ModelResponse, ToolCall
@@ -158,7 +159,7 @@ async def _request(state: RunState, agent: Agent, messages: list[Message], attem
     except Exception as exc:  # noqa: BLE001 - a provider's own error, wrapped with its type and message
         err = ModelError(f"{type(exc).__name__} from model {state.model}: {exc}", provider=model.provider)
         _model_failed(state, t0, attempt, str(err))
-        raise state.fail(err) from exc
+        raise state.fail(err) from redacted_cause(exc)
     ms = (_perf() - t0) * 1000
     usage = response.usage
     state.model_calls += 1
@@ -189,6 +190,7 @@ def _model_failed(state: RunState, t0: float, attempt: int, error: str) -> None:
 
 async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> str:
     from kaizen_lab.agents.tools import result_text
+    from kaizen_lab.security.redact import redact_text
 
     t0 = _perf()
     tool = agent.tools.get(call.name)
@@ -201,7 +203,8 @@ async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> str:
             result = await tool.call(dict(call.arguments))
             text = result_text(result)
         except Exception as exc:  # noqa: BLE001 - fed back to the model, recorded in the event
-            text = error = f"error: {type(exc).__name__}: {exc}"
+            # the model (a provider outside) and the trace see the error, never a secret inside it
+            text = error = redact_text(f"error: {type(exc).__name__}: {exc}")
     ms = (_perf() - t0) * 1000
     state.tool_calls += 1
     state.step_ms["tool"] = state.step_ms.get("tool", 0.0) + ms
@@ -284,7 +287,7 @@ async def run_agent(agent: Agent, inputs: Mapping[str, Any], *, session: str | N
     except Exception as exc:
         err = AgentRunError(f"{type(exc).__name__} in agent {agent.agent_id!r}: {exc}")
         _finished(state, "error", err)
-        raise state.fail(err) from exc
+        raise state.fail(err) from redacted_cause(exc)
     duration = (_perf() - state.t0) * 1000
     state.record(ev.RunFinished(run_id=state.run_id, agent_id=agent.agent_id, status="ok", outputs=outputs,
                                 duration_ms=duration))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kaizen_lab import events as ev
-from kaizen_lab.errors import AgentRunError, ConfigError, KaizenTimeoutError, UserError
+from kaizen_lab.errors import AgentRunError, ConfigError, KaizenTimeoutError, UserError, redacted_cause
 
 __all__ = ["NODE_MODULES", "DistributedResult", "DistributedRunner", "run_distributed", "worker_command",
            "worker_main"]
@@ -126,7 +126,7 @@ class DistributedRunner:
         try:
             status, run_id = self.runtime.execute(built[1], parameters=params)
         except Exception as exc:
-            raise AgentRunError(f"could not queue the workflow on {self.redis_url}: {exc}") from exc
+            raise AgentRunError(f"could not queue the workflow on {self.redis_url}: {exc}") from redacted_cause(exc)
         return str(run_id or status.get("run_id"))
 
     def poll(self, run_id: str) -> DistributedResult | None:

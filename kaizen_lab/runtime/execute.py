@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kaizen_lab import events as ev
-from kaizen_lab.errors import AgentRunError, KaizenError, UserError, did_you_mean
+from kaizen_lab.errors import AgentRunError, KaizenError, UserError, did_you_mean, redacted_cause
 
 if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent
@@ -125,8 +125,8 @@ def _raise_typed(exc: BaseException, bucket: list[Any]) -> None:
     cause = _unwrap(exc)
     if isinstance(cause, KaizenError):
         cause.events = list(bucket) or cause.events
-        raise cause from exc
-    raise AgentRunError(f"workflow failed: {type(exc).__name__}: {exc}", events=bucket) from exc
+        raise cause from redacted_cause(exc)
+    raise AgentRunError(f"workflow failed: {type(exc).__name__}: {exc}", events=bucket) from redacted_cause(exc)
 
 
 def run_workflow(workflow: Any, inputs: Mapping[str, Any] | None = None, *,

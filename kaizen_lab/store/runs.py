@@ -86,6 +86,8 @@ class RunStore:
             keeps everything. Default: ``tracing.retention_runs`` from the configuration.
         max_age_s: drop runs that started more than this many seconds ago.
         batch_size: the most records the writer commits in one transaction.
+        codec: a ``store._codec.PayloadCodec`` encrypting payload columns at rest, ``None``, or ``"config"``
+            (the default): one when ``security.encryption_enabled`` is on.
 
     Example:
         >>> store = RunStore(":memory:")
@@ -95,7 +97,18 @@ class RunStore:
     """
 
     def __init__(self, path: str | Path | None = None, *, config: Any = None, max_runs: Any = "config",
-                 max_age_s: float | None = None, batch_size: int = 2000) -> None:
+                 max_age_s: float | None = None, batch_size: int = 2000, codec: Any = "config") -> None:
+        # --- encryption at rest (store/_codec.py): payload columns are encrypted on write, decrypted on read
+        if codec == "config":
+            from kaizen_lab.store._codec import codec_for
+
+            if config is None:
+                from kaizen_lab.config import load_config
+
+                config = load_config()
+            codec = codec_for(config)
+        self.codec = codec
+        # ---
         if path is None:
             path = default_store_path(config)
         if max_runs == "config":
@@ -260,6 +273,10 @@ class RunStore:
                 runs += [_row(r, _RUN_COLS) for r in item[0]]
                 spans += [_row(s, _SPAN_COLS) for s in item[1]]
                 events += [_row(e, _EVENT_COLS) for e in item[2]]
+        if self.codec is not None:  # encryption at rest (store/_codec.py)
+            runs = self.codec.encode_rows(runs, _RUN_COLS)
+            spans = self.codec.encode_rows(spans, _SPAN_COLS)
+            events = self.codec.encode_rows(events, _EVENT_COLS)
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
@@ -317,7 +334,11 @@ class RunStore:
             cur = self._conn.execute(sql, params)
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
-        return [{_ALIASES.get(n, n): v for n, v in zip(names, row, strict=True)} for row in rows]
+        records = [{_ALIASES.get(n, n): v for n, v in zip(names, row, strict=True)} for row in rows]
+        if self.codec is not None:  # encryption at rest (store/_codec.py)
+            for record in records:
+                self.codec.decode_record(record)
+        return records
 
     def count_runs(self, *, roots_only: bool = False) -> int:
         where = " WHERE parent_run_id IS NULL" if roots_only else ""
