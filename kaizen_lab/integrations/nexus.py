@@ -383,8 +383,8 @@ def _drop_untrue_warnings() -> None:
 def _start_mcp(deployment: Deployment, host: str, port: int | None) -> None:
     from kaizen_lab.integrations._gateway import MCPGate
     from kaizen_lab.integrations._serve import ServedApp
-    from kaizen_lab.security.limits import LimitsMiddleware
     from kaizen_lab.mcp.server import AgentMCPServer, tool_name_for
+    from kaizen_lab.security.limits import LimitsMiddleware
 
     server = AgentMCPServer(list(deployment.agents.values()), name="kaizen-lab")
     app = server.build().streamable_http_app(host=host)

@@ -219,7 +219,8 @@ class ProductionDeploymentManager:
 
     def _check_rbac(self) -> tuple[bool, str]:
         if not self.security.rbac_enabled:
-            return False, "security.rbac_enabled is false: every authenticated caller could run every agent"
+            return False, ("security.rbac_enabled is false (or unset with no roles configured): every "
+                           "authenticated caller could run every agent")
         denied = self.security.access.authorize_operation({"principal": "readiness-probe", "roles": []},
                                                           "execute", "agent/probe")
         if denied.allowed:
