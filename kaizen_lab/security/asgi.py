@@ -65,11 +65,17 @@ class SecurityMiddleware:
         permission: ``(operation, resource)`` required for every request, or a function
             ``scope -> (operation, resource) | None`` (``None``: authentication only).
         public_paths: exact paths served without credentials (e.g. a health check).
+        limits: put ``security.limits.LimitsMiddleware`` (body size, JSON depth, slow bodies) in front of
+            ``app`` for authenticated requests; ``False`` when the app limits its input itself.
     """
 
     def __init__(self, app: ASGIApp, manager: KaizenSecurityManager, *,
                  permission: tuple[str, str] | Callable[[Scope], tuple[str, str] | None] | None = None,
-                 public_paths: Iterable[str] = ()) -> None:
+                 public_paths: Iterable[str] = (), limits: bool = True) -> None:
+        if limits:
+            from kaizen_lab.security.limits import LimitsMiddleware
+
+            app = LimitsMiddleware(app)
         self.app = app
         self.manager = manager
         self.permission = permission
