@@ -287,11 +287,13 @@ class AuditLogger:
         return redact_text(self._backend.target)
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection (and a file witness)."""
         with self._lock:
             if not self._backend.is_closed():
                 self._backend.conn.close()
             self._backend.conn = None
+            if isinstance(self.witness, FileWitness):
+                self.witness.close()
 
     def __enter__(self) -> AuditLogger:
         return self

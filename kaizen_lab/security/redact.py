@@ -127,13 +127,17 @@ _RULES: tuple[_Rule, ...] = (
 _CASE_TRIGGERS = tuple((t, i) for i, r in enumerate(_RULES) if not r.lowercase for t in r.triggers)
 _LOWER_TRIGGERS = tuple((t, i) for i, r in enumerate(_RULES) if r.lowercase for t in r.triggers)
 _ALWAYS = tuple(i for i, r in enumerate(_RULES) if not r.triggers)
-_BARE_SECRET = _RULES[-1].pattern
+# base64 characters -> "a", everything else -> " ": a 40-character run shows as 40 "a"s. Translating bytes is
+# some twenty times cheaper than scanning with the rule's regex, which then runs only on the few texts with a run.
+_B64_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+")
+_RUN_TABLE = bytes(0x61 if i in _B64_BYTES else 0x20 for i in range(256))
+_RUN_40 = b"a" * 40
 
 
 def may_hold_bare_secret(text: str) -> bool:
-    """Whether ``text`` may hold a secret that no literal marker announces (an unlabelled AWS secret key);
-    a cheap pre-check for callers that skip text without markers."""
-    return len(text) >= 40 and _BARE_SECRET.search(text) is not None
+    """Whether ``text`` may hold a secret that no literal marker announces (an unlabelled AWS secret key: a
+    run of 40 base64 characters); a cheap pre-check for callers that skip text without markers."""
+    return len(text) >= 40 and _RUN_40 in text.encode("ascii", "replace").translate(_RUN_TABLE)
 
 
 _SECRET_KEY = re.compile(
@@ -209,7 +213,7 @@ class Redactor:
             lowered = text.lower()
             active = {i for trigger, i in _CASE_TRIGGERS if trigger in text}
             active.update(i for trigger, i in _LOWER_TRIGGERS if trigger in lowered)
-            if len(text) >= 40:
+            if may_hold_bare_secret(text):
                 active.update(_ALWAYS)
             for i in sorted(active):
                 rule = _RULES[i]

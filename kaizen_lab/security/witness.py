@@ -61,16 +61,26 @@ class FileWitness:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser().absolute()
         self._lock = threading.Lock()
+        self._fd: int | None = None
 
     def __call__(self, checkpoint: Checkpoint) -> None:
         line = (json.dumps(checkpoint, separators=(",", ":")) + "\n").encode()
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+            if self._fd is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.write(self._fd, line)
+
+    def close(self) -> None:
+        """Close the file (the next checkpoint opens it again)."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)  # type: ignore[arg-type]
 
     def read(self) -> list[Checkpoint | None]:
         """Every line parsed; ``None`` for a line that is not a JSON object (a damaged or forged line)."""
