@@ -110,9 +110,11 @@ class ModelError(AgentRunError):
                  retryable: bool = False, retry_after: float | None = None, events: Sequence[Any] = (),
                  partial: Any = None) -> None:
         super().__init__(message, events=events, partial=partial)
+        from kaizen_lab.security.redact import redact
+
         self.provider = provider
         self.status = status
-        self.body = body
+        self.body = redact(body)  # providers echo keys in error bodies ("Incorrect API key provided: sk-...")
         self.retryable = retryable
         self.retry_after = retry_after
 
