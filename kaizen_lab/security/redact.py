@@ -3,13 +3,16 @@
 Imported on hot paths (every recorded event, every error message), so it uses the standard ``re`` module only
 and compiles its patterns once. Two mechanisms work together:
 
-* text patterns: well-known credential shapes (OpenAI/Anthropic keys, bearer tokens, JWTs, AWS, GitHub, Slack,
-  Google keys, private-key blocks, passwords inside URLs) and generic ``password=...``-style assignments;
+* text patterns: well-known credential shapes (OpenAI/Anthropic keys, bearer and Basic credentials, JWTs, AWS
+  access key ids and secret keys, labelled or not, GitHub, Slack, Google keys, private-key blocks, passwords
+  inside URLs) and generic ``password=...``-style assignments;
 * secret-looking keys: in ``redact(obj)`` every scalar stored under a key such as ``api_key``, ``token``,
   ``password`` or ``authorization`` is replaced whatever it looks like.
 
 Replacements keep the label (``Bearer [REDACTED]``, ``api_key=[REDACTED]``) so the output stays readable, and
-redacting twice gives the same text.
+redacting twice gives the same text. Ordinary text stays as it is: a single everyday word after ``label:``
+("token: the", "Secret: santa") is prose, a mention of a PEM ``BEGIN`` line without key material is not a key,
+and hyphenated names such as ``sk-learn-pipeline`` are not API keys (see ``docs/security.md`` for the limits).
 """
 
 from __future__ import annotations
