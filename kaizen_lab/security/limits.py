@@ -157,7 +157,7 @@ class LimitsMiddleware:
         self.check_json = check_json
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers") or ():

@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ class FileWitness:
         self.path = Path(path).expanduser().absolute()
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._closer: weakref.finalize[Any, Any] | None = None
 
     def __call__(self, checkpoint: Checkpoint) -> None:
         line = (json.dumps(checkpoint, separators=(",", ":")) + "\n").encode()
@@ -69,18 +71,15 @@ class FileWitness:
             if self._fd is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                self._closer = weakref.finalize(self, os.close, self._fd)  # also when never closed
             os.write(self._fd, line)
 
     def close(self) -> None:
         """Close the file (the next checkpoint opens it again)."""
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-
-    def __del__(self) -> None:
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)  # type: ignore[arg-type]
+            if self._closer is not None:
+                self._closer()
+            self._fd = self._closer = None
 
     def read(self) -> list[Checkpoint | None]:
         """Every line parsed; ``None`` for a line that is not a JSON object (a damaged or forged line)."""

@@ -124,3 +124,10 @@ def test_agent_mcp_server_endpoint_refuses_deep_json_and_big_bodies() -> None:
         init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
         assert httpx.post(handle.url, json=init, headers=headers).status_code == 200  # still reaches the SDK
+
+
+def test_every_method_gets_the_limits(server: ServedApp) -> None:
+    for method in ("DELETE", "PUT", "PATCH", "GET"):
+        response = httpx.request(method, server.url + "/x", content=b"z" * 5000)
+        assert response.status_code == 413, method
+    assert httpx.get(server.url + "/x").json() == {"received": 0}
