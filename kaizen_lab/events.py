@@ -114,6 +114,7 @@ class ToolCalled:
     error: str | None = None
     duration_ms: float = 0.0
     source: str = "python"
+    content: tuple[dict[str, Any], ...] = ()  # typed tool output by type and size (MCP images, links, ...)
     ts: float = field(default_factory=time.time)
     kind: Literal["tool_called"] = "tool_called"
 

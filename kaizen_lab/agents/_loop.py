@@ -193,20 +193,25 @@ async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> str:
     t0 = _perf()
     tool = agent.tools.get(call.name)
     error = None
+    content: tuple[dict[str, Any], ...] = ()
     source = tool.source if tool else "unknown"
     if tool is None:
         text = error = f"error: unknown tool {call.name!r}; available tools: {agent.tools.names()}"
     else:
         try:
             result = await tool.call(dict(call.arguments))
-            text = result_text(result)
+            as_text = getattr(result, "model_text", None)  # typed MCP content: text or clear placeholders
+            text = as_text() if callable(as_text) else result_text(result)
+            summary = getattr(result, "content_summary", None)
+            content = summary() if callable(summary) else ()
         except Exception as exc:  # noqa: BLE001 - fed back to the model, recorded in the event
             text = error = f"error: {type(exc).__name__}: {exc}"
     ms = (_perf() - t0) * 1000
     state.tool_calls += 1
     state.step_ms["tool"] = state.step_ms.get("tool", 0.0) + ms
     state.record(ev.ToolCalled(run_id=state.run_id, tool=call.name, arguments=dict(call.arguments),
-                               result_preview=text[:200], error=error, duration_ms=ms, source=source))
+                               result_preview=text[:200], error=error, duration_ms=ms, source=source,
+                               content=content))
     return text
 
 

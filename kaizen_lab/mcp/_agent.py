@@ -187,7 +187,13 @@ def _or_empty(fn: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 def _caller(conn: MCPConnection, tool: str) -> Callable[[dict[str, Any]], Any]:
     async def call(arguments: dict[str, Any]) -> Any:
-        return await conn.acall(tool, arguments)
+        result = await conn.acall_tool(tool, arguments)
+        if result.is_error:
+            raise MCPError(f"tool {tool!r} on MCP server {conn.name!r} failed: {result.text}", server=conn.name,
+                           tool=tool)
+        # images, audio, links and resources travel whole: the loop gives the model their text or placeholders
+        # and records them in the trace by type and size
+        return result if result.has_media and result.structured is None else result.value
 
     return call
 

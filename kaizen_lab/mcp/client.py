@@ -23,6 +23,7 @@ from typing import Any
 from kaizen_lab.errors import KaizenTimeoutError, MCPError, UserError
 from kaizen_lab.mcp._bridge import call_sync, forget, on_loop
 from kaizen_lab.mcp._spec import ServerSpec, server_spec
+from kaizen_lab.mcp.content import MCPContent, MCPReadResult, content_from_sdk, contents_html, resource_contents_from_sdk
 
 __all__ = ["MCPConnection", "MCPTimeoutError", "MCPToolInfo", "MCPToolResult", "ServerSpec", "connect",
            "server_spec"]
@@ -55,7 +56,10 @@ class MCPToolInfo:
 
 @dataclass(frozen=True)
 class MCPToolResult:
-    """A tool's answer: ``value`` is the structured content (``{"result": x}`` unwrapped) or else the text."""
+    """A tool's answer. ``content`` keeps every item typed (``MCPContent``: text, image/audio bytes with MIME
+    type, resource links, embedded resources); ``text`` is what a model sees (text, or placeholders naming the
+    other items); ``value`` is the structured content (``{"result": x}`` unwrapped), else the text, else the
+    non-text content itself."""
 
     tool: str
     server: str
@@ -63,21 +67,41 @@ class MCPToolResult:
     text: str
     structured: Any
     duration_ms: float
+    content: tuple[MCPContent, ...] = ()
 
     @property
     def value(self) -> Any:
         data = self.structured
         if isinstance(data, dict) and list(data) == ["result"]:
             return data["result"]
-        return data if data is not None else self.text
+        if data is not None:
+            return data
+        if self.has_media:
+            return self.content[0] if len(self.content) == 1 else self.content
+        return self.text
+
+    @property
+    def has_media(self) -> bool:
+        """True when some item is not plain text (an image, audio, a link or a resource)."""
+        return any(c.type != "text" for c in self.content)
+
+    def model_text(self) -> str:
+        return self.text
+
+    def content_summary(self) -> tuple[dict[str, Any], ...]:
+        """Each item by type and size (no payload): what traces record."""
+        return tuple(c.summary() for c in self.content)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = f"<div><b>{html.escape(self.tool)}</b> ({html.escape(self.server)})" + \
+            (" <b>error</b>" if self.is_error else "") + "</div>"
+        return head + contents_html(self.content)
 
 
-def _text_of(content: Any) -> str:
-    parts = []
-    for item in content or ():
-        text = getattr(item, "text", None)
-        parts.append(text if text is not None else f"<{getattr(item, 'type', 'content')}>")
-    return "\n".join(parts)
+def _text_of(content: tuple[MCPContent, ...]) -> str:
+    return "\n".join(item.model_text() for item in content)
 
 
 def _describe(exc: BaseException) -> str:
@@ -398,8 +422,9 @@ class MCPConnection:
             raise
         ms = (time.perf_counter() - t0) * 1000
         self._latencies.append(ms)
-        out = MCPToolResult(name, self.name, bool(result.is_error), _text_of(result.content),
-                            result.structured_content, ms)
+        content = tuple(content_from_sdk(c) for c in result.content or ())
+        out = MCPToolResult(name, self.name, bool(result.is_error), _text_of(content), result.structured_content,
+                            ms, content)
         if out.is_error:
             self.errors += 1
         self._tool_status[name] = f"error: {out.text[:120]}" if out.is_error else "ok"
@@ -419,20 +444,24 @@ class MCPConnection:
         return [{"uri": str(r.uri), "name": r.name, "description": r.description, "mime_type": r.mime_type}
                 for r in res.resources]
 
-    async def aread_resource(self, uri: str) -> str:
+    async def aread_resource(self, uri: str) -> MCPReadResult:
+        """Read a resource: every item typed (text, or a blob's bytes with its MIME type)."""
         res = await on_loop(self._request(f"resources/read {uri}", "", None, lambda c: c.read_resource(uri)))
-        return "\n".join(c.text if hasattr(c, "text") else f"<{getattr(c, 'mime_type', None) or 'blob'}>"
-                         for c in res.contents)
+        return MCPReadResult(uri, self.name, tuple(resource_contents_from_sdk(c) for c in res.contents))
 
     async def alist_prompts(self) -> list[dict[str, Any]]:
         res = await on_loop(self._request("prompts/list", "", None, lambda c: c.list_prompts()))
         return [{"name": p.name, "description": p.description,
                  "arguments": [a.name for a in (p.arguments or ())]} for p in res.prompts]
 
-    async def aget_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    async def aget_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         res = await on_loop(self._request(f"prompts/get {name}", "", None,
                                           lambda c: c.get_prompt(name, dict(arguments or {}))))
-        return [{"role": m.role, "text": getattr(m.content, "text", "")} for m in res.messages]
+        out = []
+        for m in res.messages:
+            item = content_from_sdk(m.content)
+            out.append({"role": m.role, "text": item.model_text(), "content": item})
+        return out
 
     async def aping(self) -> float:
         """Round-trip a ping; returns milliseconds."""
@@ -489,13 +518,13 @@ class MCPConnection:
     def list_resources(self) -> list[dict[str, Any]]:
         return self._sync(self.alist_resources(), None)
 
-    def read_resource(self, uri: str) -> str:
+    def read_resource(self, uri: str) -> MCPReadResult:
         return self._sync(self.aread_resource(uri), None)
 
     def list_prompts(self) -> list[dict[str, Any]]:
         return self._sync(self.alist_prompts(), None)
 
-    def get_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    def get_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         return self._sync(self.aget_prompt(name, arguments), None)
 
     def ping(self) -> float:
