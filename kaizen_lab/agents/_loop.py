@@ -199,7 +199,8 @@ async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> str:
         text = error = f"error: unknown tool {call.name!r}; available tools: {agent.tools.names()}"
     else:
         try:
-            result = await tool.call(dict(call.arguments))
+            with ev.running(state.run_id):
+                result = await tool.call(dict(call.arguments))
             as_text = getattr(result, "model_text", None)  # typed MCP content: text or clear placeholders
             text = as_text() if callable(as_text) else result_text(result)
             summary = getattr(result, "content_summary", None)

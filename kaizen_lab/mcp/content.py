@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ContentType", "MCPContent", "MCPReadResult", "content_from_sdk", "contents_html",
-           "resource_contents_from_sdk"]
+__all__ = ["ContentType", "MCPContent", "MCPReadResult", "MCPToolResult", "content_from_sdk", "contents_html",
+           "resource_contents_from_sdk", "text_of"]
 
 ContentType = Literal["text", "image", "audio", "resource_link", "resource", "blob"]
 
@@ -175,3 +175,53 @@ class MCPReadResult:
     def _repr_html_(self) -> str:
         return f"<div><b>{html.escape(self.uri)}</b> ({html.escape(self.server)})</div>" + \
             contents_html(self.contents)
+
+
+@dataclass(frozen=True)
+class MCPToolResult:
+    """A tool's answer. ``content`` keeps every item typed (``MCPContent``: text, image/audio bytes with MIME
+    type, resource links, embedded resources); ``text`` is what a model sees (text, or placeholders naming the
+    other items); ``value`` is the structured content (``{"result": x}`` unwrapped), else the text, else the
+    non-text content itself."""
+
+    tool: str
+    server: str
+    is_error: bool
+    text: str
+    structured: Any
+    duration_ms: float
+    content: tuple[MCPContent, ...] = ()
+
+    @property
+    def value(self) -> Any:
+        data = self.structured
+        if isinstance(data, dict) and list(data) == ["result"]:
+            return data["result"]
+        if data is not None:
+            return data
+        if self.has_media:
+            return self.content[0] if len(self.content) == 1 else self.content
+        return self.text
+
+    @property
+    def has_media(self) -> bool:
+        """True when some item is not plain text (an image, audio, a link or a resource)."""
+        return any(c.type != "text" for c in self.content)
+
+    def model_text(self) -> str:
+        return self.text
+
+    def content_summary(self) -> tuple[dict[str, Any], ...]:
+        """Each item by type and size (no payload): what traces record."""
+        return tuple(c.summary() for c in self.content)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = f"<div><b>{html.escape(self.tool)}</b> ({html.escape(self.server)})" + \
+            (" <b>error</b>" if self.is_error else "") + "</div>"
+        return head + contents_html(self.content)
+
+
+def text_of(content: tuple[MCPContent, ...]) -> str:
+    return "\n".join(item.model_text() for item in content)
