@@ -56,7 +56,9 @@ def _server_class() -> type:
 
         async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
             if name in self.kaizen.agents:
-                return await self.kaizen.run_tool(name, arguments)
+                from kaizen_lab.mcp._serverside import run_with_context
+
+                return await run_with_context(self.kaizen, name, arguments, context)
             return await super().call_tool(name, arguments, context)
 
     return KaizenMCPServer
@@ -119,6 +121,9 @@ class AgentMCPServer:
         self.title = f"kaizen-lab agents: {', '.join(self.agents)}"[:120]
         self.instructions = instructions or "Agents built with kaizen-lab; each tool runs one agent."
         self._extra: list[Any] = []
+        self._resources: list[Any] = []
+        self._prompts: list[Any] = []
+        self.completers: list[Any] = []
 
     def add(self, agent: Any) -> None:
         """Add another agent as a tool; names must be unique."""
@@ -135,6 +140,26 @@ class AgentMCPServer:
             self._extra.append((fn, args, kwargs))
             return fn
         return decorator
+
+    def resource(self, *args: Any, **kwargs: Any) -> Any:
+        """Register a resource (or template) function (same arguments as ``MCPServer.resource``)."""
+        def decorator(fn: Any) -> Any:
+            self._resources.append((fn, args, kwargs))
+            return fn
+        return decorator
+
+    def prompt(self, *args: Any, **kwargs: Any) -> Any:
+        """Register a prompt function (same arguments as ``MCPServer.prompt``)."""
+        def decorator(fn: Any) -> Any:
+            self._prompts.append((fn, args, kwargs))
+            return fn
+        return decorator
+
+    def completer(self, fn: Any) -> Any:
+        """Add ``fn(ref, argument, value, context) -> values | None`` to answer ``completion/complete`` (tried
+        before the agents' own ``Literal`` inputs)."""
+        self.completers.append(fn)
+        return fn
 
     def mcp_tools(self) -> list[Any]:
         """The agents as MCP ``Tool`` definitions."""
@@ -186,6 +211,13 @@ class AgentMCPServer:
         server.kaizen = self
         for fn, args, kw in self._extra:
             server.tool(*args, **kw)(fn)
+        for fn, args, kw in self._resources:
+            server.resource(*args, **kw)(fn)
+        for fn, args, kw in self._prompts:
+            server.prompt(*args, **kw)(fn)
+        from kaizen_lab.mcp._serverside import install
+
+        install(server, self)
         return server
 
     def serve(self, transport: Literal["stdio", "http"] = "http", *, host: str = "127.0.0.1",
