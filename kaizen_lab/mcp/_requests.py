@@ -69,6 +69,7 @@ class CallScope:
     agent: Any = None
     on_progress: Callable[[float, float | None, str | None], None] | None = None
     display: Callable[[Any], None] | None = None
+    bar: Any = None
     progress: list[tuple[float, float | None, str | None]] = field(default_factory=list)
 
 

@@ -92,6 +92,7 @@ class MCPConnection:
         self.notifications: deque[Any] = deque(maxlen=500)
         self.content_types: dict[str, int] = {}
         self.capabilities: dict[str, Any] = {}
+        self.resource_templates: list[dict[str, Any]] = []
         self._scopes: list[CallScope] = []
         self.name = spec.name
         self.connect_timeout = connect_timeout
@@ -274,8 +275,8 @@ class MCPConnection:
 
     def current_display(self) -> Callable[[Any], None]:
         scope = self.current_scope()
-        show = getattr(scope, "display", None)
-        return show if callable(show) else _cell_display()
+        show = getattr(scope, "display", None) or _cell_display()
+        return show if show is not None else (lambda obj: None)
 
     async def _on_http_response(self, response: Any) -> None:
         # the SDK reports a refused request only as "Server returned an error response"; keep the status
@@ -454,6 +455,16 @@ class MCPConnection:
         if scope.on_progress is not None:
             with contextlib.suppress(Exception):
                 scope.on_progress(value, total, message)
+        if scope.display is not None:  # a notebook cell is running the call: a progress bar in it
+            with contextlib.suppress(Exception):
+                if scope.bar is None:
+                    import ipywidgets
+
+                    scope.bar = ipywidgets.FloatProgress(min=0.0, max=total or 100.0, description=self.name[:20])
+                    scope.display(scope.bar)
+                scope.bar.max = max(total or 0.0, value, scope.bar.max)
+                scope.bar.value = value
+                scope.bar.description = (message or self.name)[:20]
 
     async def acall(self, name: str, arguments: Mapping[str, Any] | None = None, *,
                     timeout: float | None = None) -> Any:
@@ -477,8 +488,9 @@ class MCPConnection:
     async def alist_resource_templates(self) -> list[dict[str, Any]]:
         res = await on_loop(self._request("resources/templates/list", "", None,
                                           lambda c: c.list_resource_templates()))
-        return [{"uri_template": t.uri_template, "name": t.name, "description": t.description,
-                 "mime_type": t.mime_type} for t in res.resource_templates]
+        self.resource_templates = [{"uri_template": t.uri_template, "name": t.name, "description": t.description,
+                                    "mime_type": t.mime_type} for t in res.resource_templates]
+        return list(self.resource_templates)
 
     async def acomplete(self, ref: str, argument: str, value: str = "",
                         context: Mapping[str, str] | None = None) -> list[str]:
@@ -607,6 +619,7 @@ class MCPConnection:
                 "last_error": self.last_error, "protocol_version": self.protocol_version, "calls": self.calls,
                 "errors": self.errors, "reconnects": self.reconnects, "used_by": sorted(self.users),
                 "capabilities": _capability_names(self.capabilities), "content_types": dict(self.content_types),
+                "resource_templates": list(self.resource_templates),
                 "client_offers": {"sampling": self.policy.sampling, "elicitation": self.policy.elicitation,
                                   "roots": True},
                 "tools": [{**t.to_dict(), "status": self._tool_status.get(t.name, "untried")} for t in tools]}
@@ -632,15 +645,16 @@ def _scope(agent: Any, on_progress: Any) -> CallScope:
     return scope
 
 
-def _cell_display() -> Callable[[Any], None]:
-    """Show an object in the cell that is running now, even when called later from another thread."""
+def _cell_display() -> Callable[[Any], None] | None:
+    """Show an object in the cell that is running now, even when called later from another thread (None outside
+    IPython)."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover
-        return lambda obj: None
+        return None
     shell = get_ipython()
     if shell is None:
-        return lambda obj: None
+        return None
     kernel = getattr(shell, "kernel", None)
     parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else None
 

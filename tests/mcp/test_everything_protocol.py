@@ -55,6 +55,14 @@ def test_typed_content_arrives_intact(node_bin: Path) -> None:
     info = conn.info()
     assert {"tools", "resources", "prompts", "logging", "completions"} <= set(info["capabilities"])
     assert info["content_types"]["image"] >= 1 and info["content_types"]["resource_link"] >= 2
+    from kaizen_lab.notebook.panels import mcp_figure
+
+    fig = mcp_figure([info])
+    hover = fig.data[0].hovertext[1]
+    assert "capabilities: tools, resources, prompts, logging, completions" in hover
+    assert "we answer: sampling allow, elicitation decline" in hover and "image ×1" in hover
+    assert "demo://resource/dynamic/blob/{resourceId}" in hover
+    assert fig.layout.meta["servers"][0]["content_types"]["resource_link"] >= 2
     conn.close()
 
 
@@ -132,6 +140,9 @@ def test_elicitation_answered_through_the_widget_in_a_real_shell(node_bin: Path)
     assert "It was a dark and stormy night." in text  # an untouched field kept its schema default
     assert any("VBox" in (o.data.get("text/plain") or "") for o in shown.outputs)  # the form showed in the cell
     assert [n.detail["action"] for n in conn.notifications if n.what == "elicitation"] == ["accept"]
+    with capture_output() as shown:
+        cell = shell.run_cell("conn.call_tool('trigger-long-running-operation', {'duration': 1, 'steps': 2})")
+    assert cell.success and any("FloatProgress" in (o.data.get("text/plain") or "") for o in shown.outputs)
     conn.close()
     shell.user_ns.pop("conn", None)
 
