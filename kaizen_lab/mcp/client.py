@@ -522,7 +522,13 @@ class MCPConnection:
     async def aping(self) -> float:
         """Round-trip a ping; returns milliseconds."""
         t0 = time.perf_counter()
-        await on_loop(self._request("ping", "", self.connect_timeout, lambda c: c.send_ping()))
+        def probe(client: Any) -> Any:
+            # ping is gone from the 2026 protocol; there, server/discover is the cheapest round trip
+            if str(self.protocol_version or "") >= "2026":
+                return client.session.discover()
+            return client.session.send_ping()  # negotiated a pre-2026 protocol, where ping exists
+
+        await on_loop(self._request("ping", "", self.connect_timeout, probe))
         return (time.perf_counter() - t0) * 1000
 
     async def aclose(self) -> None:

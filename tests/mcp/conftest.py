@@ -45,6 +45,8 @@ def node_bin() -> Path:
         except subprocess.TimeoutExpired:
             pytest.skip("npm ci in tests/mcp/node took over 10 minutes")
         if proc.returncode != 0:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"npm ci in tests/mcp/node failed under CI: {proc.stderr[-500:]}")
             pytest.skip(f"npm ci in tests/mcp/node failed: {proc.stderr[-500:]}")
     return bin_dir
 

@@ -174,3 +174,20 @@ def test_progress_logs_roots_and_cancellation(node_bin: Path, tmp_path: Path) ->
     _wait(lambda: any(n.what == "cancelled" for n in conn.notifications))
     assert "Echo: still here" in conn.call_tool("echo", {"message": "still here"}).text
     conn.close()
+
+
+def test_ping_warns_about_nothing_on_either_protocol(node_bin: Path) -> None:
+    import warnings
+
+    from kaizen_lab.mcp import AgentMCPServer
+    from tests.mcp.agents_app import qa
+
+    legacy = _everything(node_bin, elicitation="decline")
+    with AgentMCPServer([qa]).serve("http", auth=False) as handle:
+        modern = connect(handle.url, shared=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert legacy.ping() > 0 and modern.ping() > 0
+        assert str(modern.protocol_version) >= "2026" and str(legacy.protocol_version) < "2026"
+        modern.close()
+    legacy.close()
