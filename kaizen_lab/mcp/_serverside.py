@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kaizen_lab.mcp.server import AgentMCPServer
 
-__all__ = ["LOG_ORDER", "install", "literal_values", "run_with_context"]
+__all__ = ["LOG_ORDER", "ClientModel", "install", "literal_values", "run_with_context"]
 
 LOG_ORDER = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
@@ -157,14 +158,24 @@ async def run_with_context(kaizen: AgentMCPServer, name: str, arguments: dict[st
 
     remove: Callable[[], None] | None = ev.add_listener(on_event) if token is not None else None
     await log("info", f"agent {agent.agent_id!r} started")
+    token_ctx = _calling.set(context)  # a ClientModel inside the run asks this client
+    needed: dict[str, Any] = {}
+    token_needed = _needed.set(needed)
     try:
         result = await kaizen.run_tool(name, arguments)
     finally:
+        _calling.reset(token_ctx)
+        _needed.reset(token_needed)
         if remove is not None:
             remove()
     for future in pending:
         if not future.done():
             await asyncio.wrap_future(future)
+    if needed:
+        from mcp import types
+
+        await log("info", f"agent {agent.agent_id!r} waits for the client's model")
+        return types.InputRequiredResult(input_requests=needed)
     failed = bool(getattr(result, "is_error", False))
     await log("error" if failed else "info", f"agent {agent.agent_id!r} {'failed' if failed else 'finished'}")
     return result
@@ -182,4 +193,88 @@ def _progress_token(context: Any) -> Any:
         meta = context.request_context.meta
     except Exception:  # noqa: BLE001
         return None
+    if isinstance(meta, dict):
+        return meta.get("progress_token", meta.get("progressToken"))
     return getattr(meta, "progress_token", None) if meta is not None else None
+
+
+_calling: ContextVar[Any] = ContextVar("kaizen_mcp_calling_request", default=None)
+# sampling requests a 2026-protocol run could not send (no back-channel): returned as InputRequiredResult
+_needed: ContextVar[dict[str, Any] | None] = ContextVar("kaizen_mcp_needed_input", default=None)
+
+
+class ClientModel:
+    """The model of the application that calls this MCP server: each request becomes a
+    ``sampling/createMessage`` to the client. Give it to an agent you serve (``Agent(..., model=ClientModel())``);
+    outside an MCP call, or when the client offers no sampling, ``fallback`` (a model or spec) answers instead,
+    and without one a ``ModelError`` says so."""
+
+    provider = "mcp-client"
+    hosted = False
+    supports_structured_output = False
+
+    def __init__(self, fallback: Any = None, *, max_tokens: int = 1024, name: str = "sampling") -> None:
+        self.fallback = fallback
+        self.max_tokens = max_tokens
+        self.name = name
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+    async def request(self, messages: Any, *, settings: Any = None, tools: Any = None,
+                      output_schema: Any = None) -> Any:
+        from mcp import types
+
+        from kaizen_lab.errors import ModelError
+        from kaizen_lab.models.base import ModelResponse
+
+        context = _calling.get()
+        caps = getattr(context, "client_capabilities", None) if context is not None else None
+        if caps is None or getattr(caps, "sampling", None) is None:
+            if self.fallback is not None:
+                from kaizen_lab.models.registry import resolve_model
+
+                return await resolve_model(self.fallback).request(messages, settings=settings, tools=tools,
+                                                                  output_schema=output_schema)
+            where = "outside an MCP tool call" if context is None else "for a client that offers no sampling"
+            raise ModelError(f"ClientModel has no model to ask {where}; give it fallback='local' (or another "
+                             "model) or call the agent from an MCP client that supports sampling")
+        system = "\n\n".join(m.content for m in messages if m.role == "system") or None
+        wire = [types.SamplingMessage(role="assistant" if m.role == "assistant" else "user",
+                                      content=types.TextContent(type="text", text=m.content or ""))
+                for m in messages if m.role != "system"]
+        limit = getattr(settings, "max_tokens", None) or self.max_tokens
+        temperature = getattr(settings, "temperature", None)
+        from mcp.shared.exceptions import NoBackChannelError
+
+        try:
+            result = await context.request_context.session.create_message(
+                messages=wire, max_tokens=limit, system_prompt=system, temperature=temperature,
+                related_request_id=context.request_id)
+        except NoBackChannelError:  # 2026 protocol: the request travels in the result; the client retries
+            result = self._answered_or_ask(context, wire, limit, system, temperature)
+        text = getattr(result.content, "text", "") if not isinstance(result.content, list) else \
+            "".join(getattr(c, "text", "") for c in result.content)
+        return ModelResponse(text=text, model_name=str(result.model))
+
+    def _answered_or_ask(self, context: Any, wire: list[Any], limit: int, system: str | None,
+                         temperature: float | None) -> Any:
+        import hashlib
+
+        from mcp import types
+
+        from kaizen_lab.errors import ModelError
+
+        params = types.CreateMessageRequestParams(messages=wire, max_tokens=limit, system_prompt=system,
+                                                  temperature=temperature)
+        body = params.model_dump_json(by_alias=True, exclude_none=True)
+        key = "sampling-" + hashlib.sha256(body.encode()).hexdigest()[:16]
+        answered = (getattr(context, "input_responses", None) or {}).get(key)
+        if answered is not None:
+            return answered if not isinstance(answered, dict) else types.CreateMessageResult.model_validate(answered)
+        needed = _needed.get()
+        if needed is not None:
+            needed[key] = types.CreateMessageRequest(method="sampling/createMessage", params=params)
+        raise ModelError("the calling client must answer a sampling request first (the call is retried with the "
+                         "answer)", provider=self.provider, retryable=False)
