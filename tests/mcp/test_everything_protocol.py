@@ -15,7 +15,7 @@ import pytest
 from kaizen_lab import events as ev
 from kaizen_lab.agents import Agent
 from kaizen_lab.mcp import MCPConnection, connect
-from kaizen_lab.mcp._forms import pending_forms
+from kaizen_lab.mcp._forms import Answer, pending_forms
 from kaizen_lab.models.base import ModelResponse, ToolCall
 from kaizen_lab.models.testing import FunctionModel
 
@@ -109,6 +109,17 @@ def test_sampling_policy_deny_and_budget(node_bin: Path) -> None:
     assert "budget exhausted" in out.text
     assert [n.detail["decision"] for n in tight.notifications if n.what == "sampling"] == ["refused"]
     tight.close()
+    questions: list[str] = []
+
+    def user(server: str, message: str, schema: dict) -> Answer:
+        questions.append(message)
+        return Answer("accept" if len(questions) > 1 else "decline")
+
+    asked = _everything(node_bin, elicitation="decline", sampling="ask", sampling_model="test", elicit=user)
+    assert "declined the sampling request" in asked.call_tool("trigger-sampling-request", {"prompt": "x"}).text
+    assert '"text": "test output"' in asked.call_tool("trigger-sampling-request", {"prompt": "y"}).text
+    assert len(questions) == 2 and "wants your model to answer" in questions[0]
+    asked.close()
 
 
 def test_elicitation_answered_through_the_widget_in_a_real_shell(node_bin: Path) -> None:
