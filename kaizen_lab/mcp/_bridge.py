@@ -49,8 +49,7 @@ def call_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> 
     """Run ``coro`` on the background loop and block for its result (any thread but the loop's own).
 
     Interrupting the wait (Ctrl-C, a notebook's stop button) cancels the coroutine, which cancels the MCP
-    request on the server. In a notebook kernel, while a server's question waits for an answer in a widget,
-    the kernel's widget messages are processed so the form can be used although the cell is still running.
+    request on the server.
     """
     if _on_background_thread():
         coro.close()
@@ -67,28 +66,9 @@ def call_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> 
             except concurrent.futures.TimeoutError:
                 if future.done():
                     return future.result()
-                _pump_widgets()
     except BaseException:
         future.cancel()
         raise
-
-
-def _pump_widgets() -> None:
-    """Process pending kernel messages (widget clicks) while a form waits in a running cell."""
-    from kaizen_lab.mcp._forms import pending_forms
-
-    if not pending_forms() or threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        from IPython import get_ipython
-        from jupyter_ui_poll import ui_events
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return
-    with ui_events() as poll:
-        poll(10)
 
 
 def get_connection(spec: ServerSpec, **options: Any) -> MCPConnection:

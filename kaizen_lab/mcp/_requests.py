@@ -69,6 +69,7 @@ class CallScope:
     agent: Any = None
     on_progress: Callable[[float, float | None, str | None], None] | None = None
     display: Callable[[Any], None] | None = None
+    blocking: bool = False  # a synchronous call: the calling cell's thread waits for the result
     bar: Any = None
     progress: list[tuple[float, float | None, str | None]] = field(default_factory=list)
 
@@ -171,8 +172,15 @@ class RequestHandlers:
             if custom is not None:
                 return custom
         mode: str = self.policy.elicitation
+        hint = " (set elicitation= on the connection to change this)"
         if mode == "auto":
             mode = _detect_mode()
+        if mode == "widget" and _kernel_blocked(self.conn.current_scope()):
+            # the kernel processes widget clicks only between (or inside awaiting) cells, never while a cell
+            # blocks: say so instead of showing a form nobody can submit
+            mode = "headless"
+            hint = ("; a blocking call can't show a form in a notebook kernel: use `await conn.acall_tool(...)` or "
+                    "`await agent.aexecute(...)` to answer it in the cell")
         if mode == "widget":
             return await self._widget(message, schema)
         if mode == "terminal":
@@ -184,7 +192,7 @@ class RequestHandlers:
             if mode == "accept_defaults":
                 return Answer("accept", apply_defaults(schema, {}))
             note = (f"MCP server {self.conn.name!r} asked for input ({message[:120]!r}) but nobody can answer "
-                    f"here; answered {mode!r} by policy (set elicitation= on the connection to change this)")
+                    f"here; answered {mode!r} by policy{hint}")
             warnings.warn(note, RuntimeWarning, stacklevel=2)
             _notify(self.conn, self.conn.current_scope(), "warning", message=note)
         return Answer("decline" if mode == "decline" else "cancel")
@@ -219,6 +227,16 @@ def _plain(value: Any) -> Any:
     return str(value)[:1000]
 
 
+def _kernel_blocked(scope: CallScope | None) -> bool:
+    if scope is None or not scope.blocking:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
 def _detect_mode() -> str:
     try:
         from IPython import get_ipython
@@ -226,7 +244,10 @@ def _detect_mode() -> str:
         shell = None
     else:
         shell = get_ipython()
-    if shell is not None and type(shell).__name__ != "TerminalInteractiveShell":
+    import builtins
+
+    # a shell that is executing a cell right now (IPython puts get_ipython into builtins only while it runs one)
+    if shell is not None and type(shell).__name__ != "TerminalInteractiveShell" and hasattr(builtins, "get_ipython"):
         return "widget"
     stdin = sys.stdin
     if stdin is not None and hasattr(stdin, "isatty") and stdin.isatty():

@@ -574,7 +574,9 @@ class MCPConnection:
                   ) -> MCPToolResult:
         """Sync form of ``acall_tool``; interrupting the caller (Ctrl-C, the notebook's stop button) cancels the
         request on the server."""
-        return self._sync(self._call(name, dict(arguments or {}), timeout, _scope(agent, on_progress)), timeout)
+        scope = _scope(agent, on_progress)
+        scope.blocking = True
+        return self._sync(self._call(name, dict(arguments or {}), timeout, scope), timeout)
 
     def call(self, name: str, arguments: Mapping[str, Any] | None = None, *, timeout: float | None = None) -> Any:
         """Sync form of ``acall``: the tool's value, or ``MCPError`` when the tool reports an error."""
