@@ -78,10 +78,23 @@ def test_agent_gives_model_placeholders_and_trace_records_content(node_bin: Path
     agent = Agent("viewer", "question: str -> answer: str", model=FunctionModel(reply, name="viewer"))
     agent.connect_to_mcp_servers({"everything": {"command": str(node_bin / "mcp-server-everything"),
                                                  "args": ["stdio"]}})
-    result = agent.execute(question="show me")
-    assert "[image image/png, " in seen[0] and " bytes]" in seen[0]
-    called = next(e for e in result.events if e.kind == "tool_called")
-    assert any(c["type"] == "image" and c["mime_type"] == "image/png" and c["size"] > 100 for c in called.content)
+    from kaizen_lab.store import RunStore
+    from kaizen_lab.tracing import Tracer
+
+    store = RunStore(":memory:", max_runs=None)
+    tracer = Tracer(store, flush_interval=0.05)
+    tracer.start()
+    try:
+        result = agent.execute(question="show me")
+        assert "[image image/png, " in seen[0] and " bytes]" in seen[0]
+        called = next(e for e in result.events if e.kind == "tool_called")
+        assert any(c["type"] == "image" and c["mime_type"] == "image/png" and c["size"] > 100
+                   for c in called.content)
+        span = next(s for s in tracer.get(result.run_id).spans if s.kind == "tool")
+        assert {"type": "image", "mime_type": "image/png"}.items() <= span.attributes["content"][1].items()
+    finally:
+        tracer.stop()
+        store.close()
 
 
 def test_sampling_answered_by_the_agents_model_and_by_the_local_model(node_bin: Path) -> None:
