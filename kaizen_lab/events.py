@@ -8,6 +8,7 @@ also keeps its own list (``ExecutionResult.events``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any, Literal, TypeAlias
 __all__ = [
     "Event",
     "EventListener",
+    "MCPNotified",
     "ModelCalled",
     "Retried",
     "RunFinished",
@@ -27,6 +29,8 @@ __all__ = [
     "ToolCalled",
     "add_listener",
     "collecting",
+    "current_run_id",
+    "running",
     "emit",
     "record",
     "event_to_dict",
@@ -114,6 +118,7 @@ class ToolCalled:
     error: str | None = None
     duration_ms: float = 0.0
     source: str = "python"
+    content: tuple[dict[str, Any], ...] = ()  # typed tool output by type and size (MCP images, links, ...)
     ts: float = field(default_factory=time.time)
     kind: Literal["tool_called"] = "tool_called"
 
@@ -127,7 +132,21 @@ class Retried:
     kind: Literal["retried"] = "retried"
 
 
-Event: TypeAlias = RunStarted | RunFinished | StepStarted | StepFinished | ModelCalled | ToolCalled | Retried
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MCPNotified:
+    """Something an MCP server asked for or told during a run: ``what`` is sampling, elicitation, roots, log,
+    progress or cancelled; ``detail`` holds plain data (never secrets or payload bytes)."""
+
+    run_id: str
+    server: str
+    what: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+    kind: Literal["mcp"] = "mcp"
+
+
+Event: TypeAlias = (RunStarted | RunFinished | StepStarted | StepFinished | ModelCalled | ToolCalled | Retried
+                    | MCPNotified)
 EventListener: TypeAlias = Callable[[Event], None]
 
 _listeners: tuple[EventListener, ...] = ()
@@ -185,6 +204,24 @@ def collecting(run_id: str) -> Iterator[list[Event]]:
         yield bucket
     finally:
         _collectors.pop(run_id, None)
+
+
+_current_run: contextvars.ContextVar[str] = contextvars.ContextVar("kaizen_current_run", default="")
+
+
+def current_run_id() -> str:
+    """The run whose tool call is executing in this context ('' outside one): MCP requests and
+    notifications that arrive during the call are recorded on it."""
+    return _current_run.get()
+
+
+@contextlib.contextmanager
+def running(run_id: str) -> Iterator[None]:
+    token = _current_run.set(run_id)
+    try:
+        yield
+    finally:
+        _current_run.reset(token)
 
 
 def record(event: Event) -> None:

@@ -195,13 +195,18 @@ async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> str:
     t0 = _perf()
     tool = agent.tools.get(call.name)
     error = None
+    content: tuple[dict[str, Any], ...] = ()
     source = tool.source if tool else "unknown"
     if tool is None:
         text = error = f"error: unknown tool {call.name!r}; available tools: {agent.tools.names()}"
     else:
         try:
-            result = await tool.call(dict(call.arguments))
-            text = result_text(result)
+            with ev.running(state.run_id):
+                result = await tool.call(dict(call.arguments))
+            as_text = getattr(result, "model_text", None)  # typed MCP content: text or clear placeholders
+            text = as_text() if callable(as_text) else result_text(result)
+            summary = getattr(result, "content_summary", None)
+            content = summary() if callable(summary) else ()
         except Exception as exc:  # noqa: BLE001 - fed back to the model, recorded in the event
             # the model (a provider outside) and the trace see the error, never a secret inside it
             text = error = redact_text(f"error: {type(exc).__name__}: {exc}")
@@ -209,7 +214,8 @@ async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> str:
     state.tool_calls += 1
     state.step_ms["tool"] = state.step_ms.get("tool", 0.0) + ms
     state.record(ev.ToolCalled(run_id=state.run_id, tool=call.name, arguments=dict(call.arguments),
-                               result_preview=text[:200], error=error, duration_ms=ms, source=source))
+                               result_preview=text[:200], error=error, duration_ms=ms, source=source,
+                               content=content))
     return text
 
 

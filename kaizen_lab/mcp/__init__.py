@@ -15,6 +15,9 @@ from typing import Any
 
 from kaizen_lab.mcp._agent import AgentMCP, enable_mcp_tools, mcp_namespace
 from kaizen_lab.mcp._bridge import close_all, connections
+from kaizen_lab.mcp._forms import pending_forms
+from kaizen_lab.mcp._requests import ClientPolicy
+from kaizen_lab.mcp._serverside import ClientModel
 from kaizen_lab.mcp.client import (
     MCPConnection,
     MCPTimeoutError,
@@ -24,6 +27,7 @@ from kaizen_lab.mcp.client import (
     connect,
     server_spec,
 )
+from kaizen_lab.mcp.content import MCPContent, MCPReadResult
 from kaizen_lab.mcp.discovery import MCPService, MCPServiceDiscovery
 from kaizen_lab.mcp.server import AgentMCPServer, MCPServerHandle, expose, load_agents
 
@@ -38,10 +42,10 @@ __all__ = [
     # agents
     "AgentMCP", "enable_mcp_tools", "mcp_namespace",
     # client
-    "MCPConnection", "MCPTimeoutError", "MCPToolInfo", "MCPToolResult", "ServerSpec", "close_all", "connect",
-    "connections", "server_spec", "summary",
+    "ClientPolicy", "MCPConnection", "MCPContent", "MCPReadResult", "MCPTimeoutError", "MCPToolInfo",
+    "MCPToolResult", "ServerSpec", "close_all", "connect", "connections", "pending_forms", "server_spec", "summary",
     # server
-    "AgentMCPServer", "MCPServerHandle", "expose", "load_agents",
+    "AgentMCPServer", "ClientModel", "MCPServerHandle", "expose", "load_agents",
     # discovery
     "MCPService", "MCPServiceDiscovery",
 ]

@@ -106,7 +106,7 @@ class AgentMCP:
             if taken:  # another server (or a Python tool) already has the name: prefix with the server
                 bound = f"{conn.name}_{info.name}".replace(":", "_").replace(".", "_")
             self._bound[bound] = (conn, info.name)
-            toolset.add(Tool(bound, info.description or info.name, info.input_schema, _caller(conn, info.name),
+            toolset.add(Tool(bound, info.description or info.name, info.input_schema, _caller(conn, info.name, self._agent),
                              "mcp"))
 
     def disconnect(self, server: str | MCPConnection | None = None) -> None:
@@ -185,9 +185,15 @@ def _or_empty(fn: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
         raise
 
 
-def _caller(conn: MCPConnection, tool: str) -> Callable[[dict[str, Any]], Any]:
+def _caller(conn: MCPConnection, tool: str, agent: Any = None) -> Callable[[dict[str, Any]], Any]:
     async def call(arguments: dict[str, Any]) -> Any:
-        return await conn.acall(tool, arguments)
+        result = await conn.acall_tool(tool, arguments, agent=agent)
+        if result.is_error:
+            raise MCPError(f"tool {tool!r} on MCP server {conn.name!r} failed: {result.text}", server=conn.name,
+                           tool=tool)
+        # images, audio, links and resources travel whole: the loop gives the model their text or placeholders
+        # and records them in the trace by type and size
+        return result if result.has_media and result.structured is None else result.value
 
     return call
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import threading
+import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kaizen_lab._aio import background_loop, run_on_background
+from kaizen_lab._aio import background_loop
 
 if TYPE_CHECKING:
     from kaizen_lab.mcp.client import MCPConnection, ServerSpec
@@ -44,8 +46,29 @@ async def on_loop(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def call_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
-    """Run ``coro`` on the background loop and block for its result (any thread but the loop's own)."""
-    return run_on_background(coro, timeout=timeout)
+    """Run ``coro`` on the background loop and block for its result (any thread but the loop's own).
+
+    Interrupting the wait (Ctrl-C, a notebook's stop button) cancels the coroutine, which cancels the MCP
+    request on the server.
+    """
+    if _on_background_thread():
+        coro.close()
+        raise RuntimeError("a blocking MCP call was made on kaizen-lab's background loop: await the async form")
+    future = asyncio.run_coroutine_threadsafe(coro, background_loop())
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError
+            try:
+                return future.result(0.05 if remaining is None else min(0.05, remaining))
+            except concurrent.futures.TimeoutError:
+                if future.done():
+                    return future.result()
+    except BaseException:
+        future.cancel()
+        raise
 
 
 def get_connection(spec: ServerSpec, **options: Any) -> MCPConnection:

@@ -22,7 +22,15 @@ from typing import Any
 
 from kaizen_lab.errors import KaizenTimeoutError, MCPError, UserError
 from kaizen_lab.mcp._bridge import call_sync, forget, on_loop
+from kaizen_lab.mcp._requests import CallScope, ClientPolicy, RequestHandlers
 from kaizen_lab.mcp._spec import ServerSpec, server_spec
+from kaizen_lab.mcp.content import (
+    MCPReadResult,
+    MCPToolResult,
+    content_from_sdk,
+    resource_contents_from_sdk,
+    text_of,
+)
 
 __all__ = ["MCPConnection", "MCPTimeoutError", "MCPToolInfo", "MCPToolResult", "ServerSpec", "connect",
            "server_spec"]
@@ -53,33 +61,6 @@ class MCPToolInfo:
                 "output_schema": self.output_schema, "server": self.server}
 
 
-@dataclass(frozen=True)
-class MCPToolResult:
-    """A tool's answer: ``value`` is the structured content (``{"result": x}`` unwrapped) or else the text."""
-
-    tool: str
-    server: str
-    is_error: bool
-    text: str
-    structured: Any
-    duration_ms: float
-
-    @property
-    def value(self) -> Any:
-        data = self.structured
-        if isinstance(data, dict) and list(data) == ["result"]:
-            return data["result"]
-        return data if data is not None else self.text
-
-
-def _text_of(content: Any) -> str:
-    parts = []
-    for item in content or ():
-        text = getattr(item, "text", None)
-        parts.append(text if text is not None else f"<{getattr(item, 'type', 'content')}>")
-    return "\n".join(parts)
-
-
 def _describe(exc: BaseException) -> str:
     """The innermost useful message of an exception (groups are unwrapped)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -96,8 +77,23 @@ class MCPConnection:
     """
 
     def __init__(self, spec: ServerSpec, *, connect_timeout: float = 10.0, call_timeout: float = 60.0,
-                 max_reconnects: int = 5, backoff: float = 0.25) -> None:
+                 max_reconnects: int = 5, backoff: float = 0.25, policy: ClientPolicy | None = None,
+                 **policy_options: Any) -> None:
+        """``policy`` (or its fields as keywords: ``sampling=``, ``elicitation=``, ``roots=``, ``log_level=``
+        ...) says how server requests are answered; see ``ClientPolicy``."""
         self.spec = spec
+        if policy is not None and policy_options:
+            raise UserError("give either policy= or its fields as keywords, not both")
+        try:
+            self.policy = policy or ClientPolicy(**policy_options)
+        except TypeError as exc:
+            raise UserError(f"unknown MCP connection option: {exc}; see ClientPolicy for the fields") from None
+        self.handlers = RequestHandlers(self, self.policy)
+        self.notifications: deque[Any] = deque(maxlen=500)
+        self.content_types: dict[str, int] = {}
+        self.capabilities: dict[str, Any] = {}
+        self.resource_templates: list[dict[str, Any]] = []
+        self._scopes: list[CallScope] = []
         self.name = spec.name
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
@@ -202,7 +198,8 @@ class MCPConnection:
                             httpx2.AsyncClient(headers=dict(self.spec.headers),
                                                timeout=httpx2.Timeout(30.0, read=300.0),
                                                event_hooks={"response": [self._on_http_response]}))
-                    client = Client(self._transport(), message_handler=self._on_message)
+                    client = Client(self._transport(), message_handler=self._on_message,
+                                    **self.handlers.client_kwargs())
                     # tell waiters at the deadline: unwinding a failed transport may take a while (a stdio
                     # child gets a grace period before it is killed), and nobody should wait for that
                     watchdog = asyncio.get_running_loop().call_later(self.connect_timeout, self._connect_expired,
@@ -217,6 +214,9 @@ class MCPConnection:
                     info = client.server_info
                     self.server_name = info.name if info is not None else None
                     self.instructions = client.instructions
+                    with contextlib.suppress(Exception):
+                        self.capabilities = client.server_capabilities.model_dump(by_alias=True, exclude_none=True)
+                    await self._opt_into_logging(client)
                     if ever_connected:
                         self.reconnects += 1
                         self._invalidate_tools()
@@ -259,6 +259,24 @@ class MCPConnection:
             self.last_error = f"no answer within connect_timeout={self.connect_timeout}s"
             if not ever_connected:
                 self._set_status("down")
+
+    async def _opt_into_logging(self, client: Any) -> None:
+        """On handshake-era servers, ``logging/setLevel`` decides which log messages arrive."""
+        if "logging" in self.capabilities and not str(self.protocol_version or "").startswith("2026"):
+            import warnings
+
+            with contextlib.suppress(Exception), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                await client.set_logging_level(self.policy.log_level)
+
+    # -- calls in flight (server requests are answered in the context of the newest one) ---------------------
+    def current_scope(self) -> CallScope | None:
+        return self._scopes[-1] if self._scopes else None
+
+    def current_display(self) -> Callable[[Any], None]:
+        scope = self.current_scope()
+        show = getattr(scope, "display", None) or _cell_display()
+        return show if show is not None else (lambda obj: None)
 
     async def _on_http_response(self, response: Any) -> None:
         # the SDK reports a refused request only as "Server returned an error response"; keep the status
@@ -382,28 +400,71 @@ class MCPConnection:
         return tools
 
     async def acall_tool(self, name: str, arguments: Mapping[str, Any] | None = None, *,
-                         timeout: float | None = None) -> MCPToolResult:
-        """Call a tool; an ``is_error`` answer is returned (check ``.is_error``), transport failures raise."""
-        return await on_loop(self._call(name, dict(arguments or {}), timeout))
+                         timeout: float | None = None, agent: Any = None,
+                         on_progress: Callable[[float, float | None, str | None], None] | None = None
+                         ) -> MCPToolResult:
+        """Call a tool; an ``is_error`` answer is returned (check ``.is_error``), transport failures raise.
 
-    async def _call(self, name: str, arguments: dict[str, Any], timeout: float | None) -> MCPToolResult:
+        ``agent`` (whose model answers sampling requests) and ``on_progress(progress, total, message)`` are
+        optional; progress and log notifications become ``MCPNotified`` events of the current run."""
+        scope = _scope(agent, on_progress)
+        return await on_loop(self._call(name, dict(arguments or {}), timeout, scope))
+
+    async def _call(self, name: str, arguments: dict[str, Any], timeout: float | None,
+                    scope: CallScope | None = None) -> MCPToolResult:
         t0 = time.perf_counter()
         self.calls += 1
+        scope = scope or CallScope()
+        self._scopes.append(scope)
+
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            self._on_progress(scope, value, total, message)
+
         try:
             result = await self._request(f"the call to tool {name!r}", name, timeout,
-                                         lambda c: c.call_tool(name, arguments))
+                                         lambda c: c.call_tool(name, arguments, progress_callback=progress))
         except MCPError as exc:
             self.errors += 1
             self._tool_status[name] = f"error: {exc.message[:120]}"
             raise
+        except asyncio.CancelledError:
+            from kaizen_lab.mcp._requests import _notify
+
+            _notify(self, scope, "cancelled", tool=name)
+            self._tool_status[name] = "cancelled"
+            raise
+        finally:
+            self._scopes.remove(scope)
         ms = (time.perf_counter() - t0) * 1000
         self._latencies.append(ms)
-        out = MCPToolResult(name, self.name, bool(result.is_error), _text_of(result.content),
-                            result.structured_content, ms)
+        content = tuple(content_from_sdk(c) for c in result.content or ())
+        for item in content:
+            self.content_types[item.type] = self.content_types.get(item.type, 0) + 1
+        out = MCPToolResult(name, self.name, bool(result.is_error), text_of(content), result.structured_content,
+                            ms, content)
         if out.is_error:
             self.errors += 1
         self._tool_status[name] = f"error: {out.text[:120]}" if out.is_error else "ok"
         return out
+
+    def _on_progress(self, scope: CallScope, value: float, total: float | None, message: str | None) -> None:
+        from kaizen_lab.mcp._requests import _notify
+
+        scope.progress.append((value, total, message))
+        _notify(self, scope, "progress", progress=value, total=total, message=message)
+        if scope.on_progress is not None:
+            with contextlib.suppress(Exception):
+                scope.on_progress(value, total, message)
+        if scope.display is not None:  # a notebook cell is running the call: a progress bar in it
+            with contextlib.suppress(Exception):
+                if scope.bar is None:
+                    import ipywidgets
+
+                    scope.bar = ipywidgets.FloatProgress(min=0.0, max=total or 100.0, description=self.name[:20])
+                    scope.display(scope.bar)
+                scope.bar.max = max(total or 0.0, value, scope.bar.max)
+                scope.bar.value = value
+                scope.bar.description = (message or self.name)[:20]
 
     async def acall(self, name: str, arguments: Mapping[str, Any] | None = None, *,
                     timeout: float | None = None) -> Any:
@@ -419,25 +480,55 @@ class MCPConnection:
         return [{"uri": str(r.uri), "name": r.name, "description": r.description, "mime_type": r.mime_type}
                 for r in res.resources]
 
-    async def aread_resource(self, uri: str) -> str:
+    async def aread_resource(self, uri: str) -> MCPReadResult:
+        """Read a resource: every item typed (text, or a blob's bytes with its MIME type)."""
         res = await on_loop(self._request(f"resources/read {uri}", "", None, lambda c: c.read_resource(uri)))
-        return "\n".join(c.text if hasattr(c, "text") else f"<{getattr(c, 'mime_type', None) or 'blob'}>"
-                         for c in res.contents)
+        return MCPReadResult(uri, self.name, tuple(resource_contents_from_sdk(c) for c in res.contents))
+
+    async def alist_resource_templates(self) -> list[dict[str, Any]]:
+        res = await on_loop(self._request("resources/templates/list", "", None,
+                                          lambda c: c.list_resource_templates()))
+        self.resource_templates = [{"uri_template": t.uri_template, "name": t.name, "description": t.description,
+                                    "mime_type": t.mime_type} for t in res.resource_templates]
+        return list(self.resource_templates)
+
+    async def acomplete(self, ref: str, argument: str, value: str = "",
+                        context: Mapping[str, str] | None = None) -> list[str]:
+        """Completions for an argument of a prompt (``ref="prompt:NAME"``) or a resource template
+        (``ref="resource:URI-TEMPLATE"`` or just the template)."""
+        from mcp import types
+
+        kind, _, target = ref.partition(":") if ref.startswith(("prompt:", "resource:")) else ("resource", "", ref)
+        reference: Any = types.PromptReference(type="ref/prompt", name=target) if kind == "prompt" else \
+            types.ResourceTemplateReference(type="ref/resource", uri=target)
+        res = await on_loop(self._request(f"completion/complete {ref}", "", None, lambda c: c.complete(
+            reference, {"name": argument, "value": value}, dict(context) if context else None)))
+        return list(res.completion.values)
 
     async def alist_prompts(self) -> list[dict[str, Any]]:
         res = await on_loop(self._request("prompts/list", "", None, lambda c: c.list_prompts()))
         return [{"name": p.name, "description": p.description,
                  "arguments": [a.name for a in (p.arguments or ())]} for p in res.prompts]
 
-    async def aget_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    async def aget_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         res = await on_loop(self._request(f"prompts/get {name}", "", None,
                                           lambda c: c.get_prompt(name, dict(arguments or {}))))
-        return [{"role": m.role, "text": getattr(m.content, "text", "")} for m in res.messages]
+        out = []
+        for m in res.messages:
+            item = content_from_sdk(m.content)
+            out.append({"role": m.role, "text": item.model_text(), "content": item})
+        return out
 
     async def aping(self) -> float:
         """Round-trip a ping; returns milliseconds."""
         t0 = time.perf_counter()
-        await on_loop(self._request("ping", "", self.connect_timeout, lambda c: c.send_ping()))
+        def probe(client: Any) -> Any:
+            # ping is gone from the 2026 protocol; there, server/discover is the cheapest round trip
+            if str(self.protocol_version or "") >= "2026":
+                return client.session.discover()
+            return client.session.send_ping()  # negotiated a pre-2026 protocol, where ping exists
+
+        await on_loop(self._request("ping", "", self.connect_timeout, probe))
         return (time.perf_counter() - t0) * 1000
 
     async def aclose(self) -> None:
@@ -478,9 +569,14 @@ class MCPConnection:
             return tools
         return self._sync(self._fetch_tools(), self.connect_timeout)
 
-    def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None, *,
-                  timeout: float | None = None) -> MCPToolResult:
-        return self._sync(self._call(name, dict(arguments or {}), timeout), timeout)
+    def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None, *, timeout: float | None = None,
+                  agent: Any = None, on_progress: Callable[[float, float | None, str | None], None] | None = None
+                  ) -> MCPToolResult:
+        """Sync form of ``acall_tool``; interrupting the caller (Ctrl-C, the notebook's stop button) cancels the
+        request on the server."""
+        scope = _scope(agent, on_progress)
+        scope.blocking = True
+        return self._sync(self._call(name, dict(arguments or {}), timeout, scope), timeout)
 
     def call(self, name: str, arguments: Mapping[str, Any] | None = None, *, timeout: float | None = None) -> Any:
         """Sync form of ``acall``: the tool's value, or ``MCPError`` when the tool reports an error."""
@@ -489,13 +585,20 @@ class MCPConnection:
     def list_resources(self) -> list[dict[str, Any]]:
         return self._sync(self.alist_resources(), None)
 
-    def read_resource(self, uri: str) -> str:
+    def read_resource(self, uri: str) -> MCPReadResult:
         return self._sync(self.aread_resource(uri), None)
+
+    def list_resource_templates(self) -> list[dict[str, Any]]:
+        return self._sync(self.alist_resource_templates(), None)
+
+    def complete(self, ref: str, argument: str, value: str = "", context: Mapping[str, str] | None = None
+                 ) -> list[str]:
+        return self._sync(self.acomplete(ref, argument, value, context), None)
 
     def list_prompts(self) -> list[dict[str, Any]]:
         return self._sync(self.alist_prompts(), None)
 
-    def get_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    def get_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         return self._sync(self.aget_prompt(name, arguments), None)
 
     def ping(self) -> float:
@@ -523,11 +626,55 @@ class MCPConnection:
                 "target": self.spec.target, "status": self.status, "latency_ms": self.latency_ms,
                 "last_error": self.last_error, "protocol_version": self.protocol_version, "calls": self.calls,
                 "errors": self.errors, "reconnects": self.reconnects, "used_by": sorted(self.users),
+                "capabilities": _capability_names(self.capabilities), "content_types": dict(self.content_types),
+                "resource_templates": list(self.resource_templates),
+                "client_offers": {"sampling": self.policy.sampling, "elicitation": self.policy.elicitation,
+                                  "roots": True},
                 "tools": [{**t.to_dict(), "status": self._tool_status.get(t.name, "untried")} for t in tools]}
 
 
 async def _noop() -> None:
     return None
+
+
+def _capability_names(caps: Mapping[str, Any]) -> list[str]:
+    """``tools``, ``resources``, ``prompts``, ``logging``, ``completions`` ... (what the server declared)."""
+    names = [k for k in ("tools", "resources", "prompts", "logging", "completions") if caps.get(k) is not None]
+    if isinstance(caps.get("resources"), Mapping) and caps["resources"].get("subscribe"):
+        names.append("subscribe")
+    return names + sorted(k for k in caps if k not in names and k not in ("experimental", "extensions"))
+
+
+def _scope(agent: Any, on_progress: Any) -> CallScope:
+    from kaizen_lab import events as ev
+
+    scope = CallScope(run_id=ev.current_run_id(), agent=agent, on_progress=on_progress)
+    scope.display = _cell_display()
+    return scope
+
+
+def _cell_display() -> Callable[[Any], None] | None:
+    """Show an object in the cell that is running now, even when called later from another thread (None outside
+    IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return None
+    shell = get_ipython()
+    if shell is None:
+        return None
+    kernel = getattr(shell, "kernel", None)
+    parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else None
+
+    def show(obj: Any) -> None:
+        from IPython.display import display
+
+        if parent is not None and hasattr(shell, "set_parent"):
+            with contextlib.suppress(Exception):
+                shell.set_parent(parent)
+        display(obj)
+
+    return show
 
 
 def connect(server: Any, *, name: str | None = None, shared: bool = True, **options: Any) -> MCPConnection:

@@ -56,10 +56,36 @@ def _server_class() -> type:
 
         async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
             if name in self.kaizen.agents:
-                return await self.kaizen.run_tool(name, arguments)
+                from kaizen_lab.mcp._serverside import run_with_context
+
+                return await run_with_context(self.kaizen, name, arguments, context)
             return await super().call_tool(name, arguments, context)
 
     return KaizenMCPServer
+
+
+def package_version() -> str:
+    """kaizen-lab's own version (the version every MCP server of ours reports)."""
+    import kaizen_lab
+
+    return str(kaizen_lab.__version__)
+
+
+def _title(agent_id: str) -> str:
+    words = re.sub(r"[_.-]+", " ", agent_id).strip()
+    return (words[:1].upper() + words[1:]) if words else agent_id
+
+
+def _annotations(agent: Any) -> Any:
+    """What is known about an agent tool: without tools of its own it only asks its model (read-only); its
+    answers vary between runs (not idempotent); a hosted model reaches outside this process (open world)."""
+    from mcp.types import ToolAnnotations
+
+    pure = len(agent.tools) == 0 and not getattr(agent, "mcp_connections", None)
+    local = getattr(agent.model, "provider", "") in ("test", "function", "scripted", "local")
+    return ToolAnnotations(title=_title(agent.agent_id), read_only_hint=True if pure else None,
+                           destructive_hint=False if pure else None, idempotent_hint=False,
+                           open_world_hint=not local if pure else True)
 
 
 class _TokenVerifier:
@@ -92,8 +118,12 @@ class AgentMCPServer:
         if not self.agents:
             raise UserError("an MCP server needs at least one agent: AgentMCPServer([agent, ...])")
         self.name = name or (next(iter(self.agents)) if len(self.agents) == 1 else "kaizen-lab")
+        self.title = f"kaizen-lab agents: {', '.join(self.agents)}"[:120]
         self.instructions = instructions or "Agents built with kaizen-lab; each tool runs one agent."
         self._extra: list[Any] = []
+        self._resources: list[Any] = []
+        self._prompts: list[Any] = []
+        self.completers: list[Any] = []
 
     def add(self, agent: Any) -> None:
         """Add another agent as a tool; names must be unique."""
@@ -111,6 +141,26 @@ class AgentMCPServer:
             return fn
         return decorator
 
+    def resource(self, *args: Any, **kwargs: Any) -> Any:
+        """Register a resource (or template) function (same arguments as ``MCPServer.resource``)."""
+        def decorator(fn: Any) -> Any:
+            self._resources.append((fn, args, kwargs))
+            return fn
+        return decorator
+
+    def prompt(self, *args: Any, **kwargs: Any) -> Any:
+        """Register a prompt function (same arguments as ``MCPServer.prompt``)."""
+        def decorator(fn: Any) -> Any:
+            self._prompts.append((fn, args, kwargs))
+            return fn
+        return decorator
+
+    def completer(self, fn: Any) -> Any:
+        """Add ``fn(ref, argument, value, context) -> values | None`` to answer ``completion/complete`` (tried
+        before the agents' own ``Literal`` inputs)."""
+        self.completers.append(fn)
+        return fn
+
     def mcp_tools(self) -> list[Any]:
         """The agents as MCP ``Tool`` definitions."""
         from mcp.types import Tool
@@ -119,8 +169,9 @@ class AgentMCPServer:
         for name, agent in self.agents.items():
             sig = agent.signature
             description = sig.instructions or f"Run the agent {agent.agent_id!r}: {sig}"
-            tools.append(Tool(name=name, description=description, input_schema=sig.input_schema(),
-                              output_schema=sig.output_schema()))
+            tools.append(Tool(name=name, title=_title(agent.agent_id), description=description,
+                              input_schema=sig.input_schema(), output_schema=sig.output_schema(),
+                              annotations=_annotations(agent)))
         return tools
 
     async def run_tool(self, name: str, arguments: dict[str, Any]) -> Any:
@@ -145,18 +196,28 @@ class AgentMCPServer:
         """A fresh SDK server object; with ``token`` its HTTP app requires ``Authorization: Bearer <token>``."""
         from mcp.server.auth.settings import AuthSettings
 
-        kwargs: dict[str, Any] = {"instructions": self.instructions, "log_level": "WARNING"}
+        kwargs: dict[str, Any] = {"instructions": self.instructions, "log_level": "WARNING",
+                                  "version": package_version(), "title": self.title}
         if token is not None:
             if url is None:
                 raise UserError("a token-protected MCP server needs its URL")
             base = url.rsplit("/", 1)[0]
             kwargs["token_verifier"] = _TokenVerifier(token)
-            kwargs["auth"] = AuthSettings.model_validate({"issuer_url": base, "resource_server_url": url,
+            # a static bearer token, not OAuth: no resource_server_url, so no protected-resource metadata is
+            # served or pointed at (clients would otherwise start an OAuth flow against this server)
+            kwargs["auth"] = AuthSettings.model_validate({"issuer_url": base, "resource_server_url": None,
                                                           "validate_token_resource": False})
         server = _server_class()(self.name, **kwargs)
         server.kaizen = self
         for fn, args, kw in self._extra:
             server.tool(*args, **kw)(fn)
+        for fn, args, kw in self._resources:
+            server.resource(*args, **kw)(fn)
+        for fn, args, kw in self._prompts:
+            server.prompt(*args, **kw)(fn)
+        from kaizen_lab.mcp._serverside import install
+
+        install(server, self)
         return server
 
     def serve(self, transport: Literal["stdio", "http"] = "http", *, host: str = "127.0.0.1",

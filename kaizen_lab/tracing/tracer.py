@@ -427,6 +427,8 @@ class Tracer:
             span.error = event.error
         call.inputs = event.arguments
         call.outputs = {"result": event.result_preview}
+        if getattr(event, "content", ()):  # typed content (images, links, resources) by type and size
+            call.attributes["content"] = [dict(item) for item in event.content]
         return call
 
     def _run_finished(self, run: _Run, event: Any) -> None:

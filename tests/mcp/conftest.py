@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kaizen_lab.mcp import close_all
+from tests.fixtures.node22 import Node22Tools, ProvisionError, provision
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -43,5 +45,19 @@ def node_bin() -> Path:
         except subprocess.TimeoutExpired:
             pytest.skip("npm ci in tests/mcp/node took over 10 minutes")
         if proc.returncode != 0:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"npm ci in tests/mcp/node failed under CI: {proc.stderr[-500:]}")
             pytest.skip(f"npm ci in tests/mcp/node failed: {proc.stderr[-500:]}")
     return bin_dir
+
+
+@pytest.fixture(scope="session")
+def node22() -> Node22Tools:
+    """Node 22 with the MCP conformance suite and Inspector 2.x (``tests/fixtures/node22.py``); skips with the
+    reason when npm can't provide them, and fails instead under ``CI=true``."""
+    try:
+        return provision()
+    except ProvisionError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Node 22 tools unavailable under CI: {exc}")
+        pytest.skip(str(exc))

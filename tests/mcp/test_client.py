@@ -34,7 +34,8 @@ def test_structured_result_is_unwrapped_and_resources_prompts_listed() -> None:
     assert conn.call("add", {"a": 2, "b": 3}) == 5
     conn.call("save_note", {"title": "t1", "text": "hello"})
     assert [r["uri"] for r in conn.list_resources()] == ["notes://all"]
-    assert conn.read_resource("notes://all") == "t1: hello"
+    read = conn.read_resource("notes://all")
+    assert read.text == "t1: hello" and read.contents[0].mime_type == "text/plain"
     assert conn.list_prompts()[0]["name"] == "explain"
     assert conn.get_prompt("explain", {"topic": "MCP"})[0]["text"] == "Explain MCP in two sentences."
 

@@ -48,6 +48,10 @@ def mcp_figure(servers: Iterable[Any], agents: Mapping[str, Iterable[str]] | Non
         latency = _get(server, "latency_ms")
         error = _get(server, "last_error")
         tools = list(_get(server, "tools", ()) or ())
+        capabilities = list(_get(server, "capabilities", ()) or ())
+        offers = dict(_get(server, "client_offers", {}) or {})
+        seen = dict(_get(server, "content_types", {}) or {})
+        templates = list(_get(server, "resource_templates", ()) or ())
         sid = f"server:{name}"
         ids.append(sid)
         labels.append(name)
@@ -56,9 +60,17 @@ def mcp_figure(servers: Iterable[Any], agents: Mapping[str, Iterable[str]] | Non
         hover.append("<br>".join([f"<b>{name}</b>", f"status: {status}",
                                   f"transport: {_get(server, 'transport', '?')}",
                                   f"latency: {latency:.1f} ms" if latency is not None else "latency: -",
-                                  f"last error: {error or '-'}", f"tools: {len(tools)}"]))
+                                  f"last error: {error or '-'}", f"tools: {len(tools)}",
+                                  f"capabilities: {', '.join(map(str, capabilities)) or '-'}",
+                                  f"we answer: sampling {offers.get('sampling', '-')}, elicitation "
+                                  f"{offers.get('elicitation', '-')}",
+                                  f"resource templates: {', '.join(str(_get(t, 'uri_template')) for t in templates) or '-'}",
+                                  "content seen: " + (", ".join(f"{k} ×{v}" for k, v in seen.items()) or "-")]))
         entry: dict[str, Any] = {"name": name, "status": status, "transport": _get(server, "transport"),
-                                 "latency_ms": latency, "last_error": error, "tools": []}
+                                 "latency_ms": latency, "last_error": error, "capabilities": capabilities,
+                                 "client_offers": offers, "content_types": seen,
+                                 "resource_templates": [str(_get(t, "uri_template")) for t in templates],
+                                 "tools": []}
         for tool in tools:
             tname = str(_get(tool, "name"))
             schema = _get(tool, "input_schema") or _get(tool, "inputSchema") or {}
