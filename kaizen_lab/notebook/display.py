@@ -83,19 +83,20 @@ class RunTrace:
         return timeline_figure(self.events, title=f"run {self.run_id}")
 
     def __repr__(self) -> str:
-        lines = [f"RunTrace({self.run_id!r}, {self.status}, {len(self.events)} events)"]
-        lines += [f"  {_event_line(e)}" for e in self.events]
-        return "\n".join(lines)
+        from kaizen_lab.notebook.trace_view import trace_tree_text
+
+        header = f"RunTrace({self.run_id!r}, {self.status}, {len(self.events)} events)"
+        return header + "\n" + trace_tree_text(self.run_id, self.events)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": trace_html(self)}
 
 
 def trace_html(trace: RunTrace) -> str:
-    colour = {"ok": "#43a047", "error": "#e53935"}.get(trace.status, "#1e88e5")
-    items = "".join(f"<li>{_e(_event_line(e))}</li>" for e in trace.events)
-    return (f"<div class='kaizen-trace' style='{_BOX}'><b>run {_e(trace.run_id)}</b> "
-            f"<span style='color:{colour}'>{_e(trace.status)}</span><ol>{items}</ol></div>")
+    """The run as a span tree: collapsible steps with duration bars, status icons and tokens."""
+    from kaizen_lab.notebook.trace_view import trace_tree_html
+
+    return trace_tree_html(trace.run_id, trace.events)
 
 
 def error_card(exc: BaseException) -> dict[str, str]:

@@ -250,3 +250,39 @@ def test_live_timeline_grows_during_runs() -> None:
         widget._kaizen_stop()
     steps = [e for e in result.events if e.kind == "step_finished"]
     assert len(widget.data[0].y) == len(steps) > 0
+
+
+def test_empty_panels_say_so_instead_of_drawing_empty_grids() -> None:
+    for fig in (latency_figure([]), tokens_figure([]), cache_figure([]), timeline_figure([]),
+                performance_figure([])):
+        assert "run an agent first" in fig.layout.meta["empty"]
+        assert any(a.name == "empty-state" and "run an agent first" in a.text for a in fig.layout.annotations)
+    assert latency_figure([]).layout.xaxis.visible is False
+
+
+def test_unknown_cost_is_na_text_never_an_axis() -> None:
+    unknown = [ev.ModelCalled(run_id="r", model="m", input_tokens=5, output_tokens=2, cost=None)]
+    fig = tokens_figure(unknown)
+    assert fig.layout.meta["cost"] == {"m": None}
+    assert fig.data[2].visible is False and "yaxis2" not in fig.layout.to_plotly_json()
+    assert list(fig.data[1].text) == ["cost n/a"]
+    known = tokens_figure(unknown + [ev.ModelCalled(run_id="r", model="k", input_tokens=1, cost=0.002)])
+    assert list(known.data[2].x) == ["k"] and list(known.data[1].text) == ["cost n/a", "$0.0020"]
+    assert known.layout.yaxis2.title.text == "cost ($)"
+    dash = performance_figure(run_events(1))
+    assert not any(t.name == "cost ($)" for t in dash.data)  # the test model reports no cost
+
+
+def test_timeline_colours_by_kind_and_marks_failures() -> None:
+    from kaizen_lab.notebook.theme import PALETTES
+
+    events = [ev.StepFinished(run_id="r", step="model", name="call", duration_ms=5, ts=1.0),
+              ev.ModelCalled(run_id="r", model="m", duration_ms=4, ts=1.0),
+              ev.StepFinished(run_id="r", step="parse", name="parse", status="error", error="bad", duration_ms=1,
+                              ts=1.002)]
+    fig = timeline_figure(events, theme="light")
+    steps, models, tools = fig.data
+    kinds = PALETTES["light"]["kinds"]
+    assert list(steps.marker.color) == [kinds["step"], kinds["error"]]
+    assert list(steps.marker.pattern.shape) == ["", "x"] and steps.y[1].startswith("✗ ")
+    assert list(models.marker.color) == [kinds["model"]] and len(tools.y) == 0 and not tools.showlegend
