@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["GraphView", "RunProgress", "RunTrace", "error_card", "register_formatters", "signature_html", "trace_html", "unregister_formatters",
            "workflow_html"]
 
-_BOX = "border:1px solid #ccc;border-radius:6px;padding:6px 10px;display:inline-block;font-family:sans-serif"
+_BOX = "border:1px solid var(--jp-border-color1, #9e9e9e);border-radius:6px;padding:6px 10px;display:inline-block;font-family:sans-serif"
 
 
 def _e(value: Any) -> str:
@@ -102,7 +102,7 @@ def trace_html(trace: RunTrace) -> str:
 def error_card(exc: BaseException) -> dict[str, str]:
     """A mime bundle for an error: the message (with its caret line) in a pre block, no traceback noise."""
     text = f"{type(exc).__name__}: {exc}"
-    body = (f"<div class='kaizen-error' style='{_BOX};border-color:#e53935'><b style='color:#e53935'>"
+    body = (f"<div class='kaizen-error' style='{_BOX};border-color:var(--jp-error-color1, #c62828)'><b style='color:var(--jp-error-color1, #c62828)'>"
             f"{_e(type(exc).__name__)}</b><pre>{_e(str(exc))}</pre></div>")
     return {"text/plain": text, "text/html": body}
 

@@ -69,13 +69,13 @@ def build_spans(events: Iterable[Any], run_id: str | None = None) -> dict[str, A
         elif kind == "step_finished":
             dur = float(_get(e, "duration_ms", 0.0) or 0.0)
             name = str(_get(e, "name") or _get(e, "step"))
-            step = next((s for s in reversed(stack) if s["name"] == name), None)
-            if step is None:  # no start seen: place it from its end time
-                step = _span("step", name, rel - dur, dur, "running")
-                run["children"].append(step)
+            found: dict[str, Any] | None = next((s for s in reversed(stack) if s["name"] == name), None)
+            if found is None:  # no start seen: place it from its end time
+                found = _span("step", name, rel - dur, dur, "running")
+                run["children"].append(found)
             else:
-                stack.remove(step)
-            step.update(duration_ms=dur, status=str(_get(e, "status", "ok")), error=_get(e, "error"))
+                stack.remove(found)
+            found.update(duration_ms=dur, status=str(_get(e, "status", "ok")), error=_get(e, "error"))
         elif kind in ("model_called", "tool_called"):
             dur = float(_get(e, "duration_ms", 0.0) or 0.0)
             status = "error" if _get(e, "error") else "ok"

@@ -148,3 +148,12 @@ def test_debugger_on_a_debate_cycle(debate_workflow: Any) -> None:
     assert any(e["cycle"] for e in dbg.view["geometry"]["edges"])
     dbg.stop()
     assert s.stopped
+
+
+def test_enter_in_a_text_field_runs_the_playground() -> None:
+    pg = Playground(Agent("qa", "question -> answer", model="test"))
+    pg.set_values(question="via enter")
+    field = pg.inputs["question"]
+    field._handle_string_msg(None, {"event": "submit"}, [])  # what the browser sends on Enter
+    assert len(pg.history) == 1 and pg.history[0]["inputs"] == {"question": "via enter"}
+    assert "kaizen-result" in pg.result.value

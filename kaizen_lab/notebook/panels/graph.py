@@ -112,9 +112,9 @@ def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float
 
 def _point_at(points: list[tuple[float, float]], t: float) -> tuple[float, float]:
     """The point at fraction ``t`` of a polyline's length."""
-    lengths = [((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5 for (x0, y0), (x1, y1) in zip(points, points[1:])]
+    lengths = [((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5 for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False)]
     goal = sum(lengths) * t
-    for (p0, p1), seg in zip(zip(points, points[1:]), lengths):
+    for (p0, p1), seg in zip(zip(points, points[1:], strict=False), lengths, strict=False):
         if goal <= seg and seg > 0:
             f = goal / seg
             return p0[0] + (p1[0] - p0[0]) * f, p0[1] + (p1[1] - p0[1]) * f
@@ -180,7 +180,7 @@ def graph_geometry(nodes: list[str], edges: list[tuple[str, str, dict[str, str],
     for src, dst, mapping, cyc in edges:
         merged.setdefault((src, dst, cyc), {}).update(mapping)
     edge_list = list(merged.items())
-    sizes = {n: (round(CHAR_W * (len(n) + 2) + 24), NODE_H) for n in nodes}
+    sizes: dict[str, tuple[float, float]] = {n: (round(CHAR_W * (len(n) + 2) + 24), NODE_H) for n in nodes}
     if not nodes:
         return {"width": 0, "height": 0, "nodes": [], "edges": []}
     centres, routes = _layout(nodes, [(s, d, c) for (s, d, c), _ in edge_list], sizes)
@@ -315,14 +315,15 @@ def graph_figure(workflow: Any, statuses: Mapping[str, str] | None = None, *,
                             "arrowcolor": colour, "standoff": 0, "startstandoff": 0, "name": "arrow"})
         if edge["box"]:
             flowed = _flowed(records.get(edge["src"]), edge["mapping"])
-            hover = f"{edge['src']} → {edge['dst']}<br>{edge['title']}" + (f"<br>value: {flowed}" if flowed else "")
+            tip = f"{edge['src']} → {edge['dst']}<br>{edge['title']}" + (f"<br>value: {flowed}" if flowed else "")
             annotations.append({"x": edge["box"][0], "y": edge["box"][1], "xref": "x", "yref": "y",
                                 "text": edge["label"], "showarrow": False, "name": "edge-label",
                                 "font": {"size": 11, "color": p["muted"]}, "bgcolor": p["label_bg"],
                                 "bordercolor": p["grid"], "borderwidth": 1, "borderpad": 2,
-                                "hovertext": hover})
+                                "hovertext": tip})
     shapes: list[dict[str, Any]] = []
-    hover, labels = [], []
+    hover: list[str] = []
+    labels: list[str] = []
     for box in geo["nodes"]:
         n = box["id"]
         status = statuses[n]

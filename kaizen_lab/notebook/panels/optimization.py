@@ -24,8 +24,8 @@ def optimization_figure(events: Iterable[Mapping[str, Any]], *, winner: str | No
     rows = [dict(e) for e in events if "candidate" in e]
     names = [str(e["candidate"]) for e in rows]
     scores = [float(e["score"]) for e in rows]
-    lows = [float((e.get("ci") or (s, s))[0]) for e, s in zip(rows, scores)]
-    highs = [float((e.get("ci") or (s, s))[1]) for e, s in zip(rows, scores)]
+    lows = [float((e.get("ci") or (s, s))[0]) for e, s in zip(rows, scores, strict=False)]
+    highs = [float((e.get("ci") or (s, s))[1]) for e, s in zip(rows, scores, strict=False)]
     best: list[float] = []
     for s in scores:
         best.append(max(s, best[-1]) if best else s)
@@ -38,10 +38,10 @@ def optimization_figure(events: Iterable[Mapping[str, Any]], *, winner: str | No
                    marker={"size": 10, "color": [p["status"]["pending"] if k == "baseline" else p["accent"]
                                                  for k in kinds],
                            "symbol": ["square" if k == "baseline" else "circle" for k in kinds]},
-                   error_y={"type": "data", "symmetric": False, "array": [h - s for h, s in zip(highs, scores)],
-                            "arrayminus": [s - lo for s, lo in zip(scores, lows)], "color": p["line"],
+                   error_y={"type": "data", "symmetric": False, "array": [h - s for h, s in zip(highs, scores, strict=False)],
+                            "arrayminus": [s - lo for s, lo in zip(scores, lows, strict=False)], "color": p["line"],
                             "thickness": 1.5, "width": 5},
-                   customdata=[[k, lo, h] for k, lo, h in zip(kinds, lows, highs)],
+                   customdata=[[k, lo, h] for k, lo, h in zip(kinds, lows, highs, strict=False)],
                    hovertemplate="%{x} (%{customdata[0]})<br>score %{y:.3f}<br>95% CI "
                                  "[%{customdata[1]:.3f}, %{customdata[2]:.3f}]<extra></extra>"),
         go.Scatter(x=names, y=best, mode="lines", name="best so far", line={"shape": "hv", "color":

@@ -39,7 +39,7 @@ class OptimizationProgress(widgets.VBox):
 
         fresh = optimization_figure(self.events, winner=winner)
         with self.chart.batch_update():
-            for mine, new in zip(self.chart.data, fresh.data):
+            for mine, new in zip(self.chart.data, fresh.data, strict=False):
                 mine.update(new.to_plotly_json())
             self.chart.layout.annotations = fresh.layout.annotations
             self.chart.layout.xaxis.visible = self.chart.layout.yaxis.visible = bool(self.events)
