@@ -126,7 +126,7 @@ def test_current_node_ring_reason_breakpoints_and_live_update() -> None:
     names = [sh.name for sh in widget.layout.shapes]
     assert "current:model" in names and "breakpoint:output" in names and "current:input" not in names
     reason = [a.text for a in widget.layout.annotations if a.name == "stop-reason"]
-    assert reason == ["⏸ step"]
+    assert reason == ["‖ step"]
     assert widget.data[2].text[0] == "✓ input"
 
 

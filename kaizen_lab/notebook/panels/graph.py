@@ -236,8 +236,8 @@ def graph_geometry(nodes: list[str], edges: list[tuple[str, str, dict[str, str],
     xs: list[float] = []
     ys: list[float] = []
     for bx in boxes.values():
-        xs += [bx["x"] - bx["w"] / 2, bx["x"] + bx["w"] / 2]
-        ys += [bx["y"] - bx["h"] / 2 - 22, bx["y"] + bx["h"] / 2]  # room above a node for its stop label
+        xs += [bx["x"] - bx["w"] / 2 - 8, bx["x"] + bx["w"] / 2 + 96]  # room right of a node for its stop label
+        ys += [bx["y"] - bx["h"] / 2 - 6, bx["y"] + bx["h"] / 2 + 6]
     for edge in out_edges:
         xs += [p[0] for p in edge["points"]]
         ys += [p[1] for p in edge["points"]]
@@ -337,9 +337,9 @@ def graph_figure(workflow: Any, statuses: Mapping[str, str] | None = None, *,
         if n == current:
             shapes.append({"type": "rect", "x0": x0 - 5, "x1": x1 + 5, "y0": y0 - 5, "y1": y1 + 5, "xref": "x",
                            "yref": "y", "line": {"color": p["ring"], "width": 3}, "name": f"current:{n}"})
-            why = f"⏸ {stop_reason}" if stop_reason else "▶ next"
-            annotations.append({"x": x0 - 5, "y": y0 - 7, "xref": "x", "yref": "y", "xanchor": "left",
-                                "yanchor": "bottom", "text": why, "showarrow": False, "name": "stop-reason",
+            why = f"‖ {stop_reason}" if stop_reason else "▶ next"
+            annotations.append({"x": x1 + 10, "y": box["y"], "xref": "x", "yref": "y", "xanchor": "left",
+                                "yanchor": "middle", "text": why, "showarrow": False, "name": "stop-reason",
                                 "font": {"size": 11, "color": p["ring"]}})
         if n in set(breakpoints or ()):
             shapes.append({"type": "circle", "x0": x0 - 6, "x1": x0 + 6, "y0": box["y"] - 6, "y1": box["y"] + 6,
@@ -360,18 +360,21 @@ def graph_figure(workflow: Any, statuses: Mapping[str, str] | None = None, *,
     ]
     for status in _STATUSES:
         data.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "hoverinfo": "skip",
-                     "name": f"{STATUS_ICONS[status]} {status}", "legendgroup": "status",
+                     "name": f"{STATUS_ICONS[status]} {status}",
                      "marker": {"size": 11, "symbol": "square", "color": _tint(p["status"][status], 0.14),
                                 "line": {"color": p["status"][status], "width": 2}}})
-    legend_h = 34
+    # the plot area maps one data unit to one pixel (label boxes were placed in pixels); the legend sits in a
+    # strip reserved at the bottom of the plot area, so Plotly never shrinks the area to fit it
+    plot_w = max(width, 420)
+    legend_h = 26 if plot_w >= 640 else 48
     fig = go.Figure(
         data=data,
         layout={"template": plotly_template(theme), "title": {"text": title or "execution graph"},
-                "showlegend": True, "width": max(width, 420) + 20, "height": height + 60 + legend_h,
-                "legend": {"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top", "font": {"size": 11}},
-                "margin": {"l": 10, "r": 10, "t": 44, "b": legend_h + 6},
-                "xaxis": {"visible": False, "range": [0, max(width, 420)], "fixedrange": True},
-                "yaxis": {"visible": False, "range": [height, 0], "fixedrange": True},
+                "showlegend": True, "width": plot_w + 20, "height": height + legend_h + 52,
+                "legend": {"orientation": "h", "x": 0, "y": 0, "yanchor": "bottom", "font": {"size": 11}},
+                "margin": {"l": 10, "r": 10, "t": 44, "b": 8, "autoexpand": False},
+                "xaxis": {"visible": False, "range": [0, plot_w], "fixedrange": True},
+                "yaxis": {"visible": False, "range": [height + legend_h, 0], "fixedrange": True},
                 "shapes": shapes, "annotations": annotations, "hovermode": "closest", "dragmode": False,
                 "meta": {"nodes": nodes, "edges": [[s, d, c] for s, d, _, c in edges], "statuses": statuses,
                          "geometry": geo}},

@@ -19,6 +19,8 @@ function h(tag, attrs = {}, ...children) {
   return node;
 }
 
+const present = (...items) => items.filter((x) => x);
+
 function s(tag, attrs = {}, ...children) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, String(v));
@@ -101,8 +103,8 @@ function render({ model, el }) {
         document.createTextNode(`${ICONS[status] || ""} ${n.id}`)));
       if (bp) node.append(s("circle", { class: "kz-bp-mark", cx: x0, cy: n.y, r: 6 }));
       if (cur) {
-        node.append(s("text", { class: "kz-stop-label", x: x0 - 4, y: y0 - 10, "data-reason": v.reason },
-          document.createTextNode(`⏸ ${v.reason}`)));
+        node.append(s("text", { class: "kz-stop-label", x: x0 + n.w + 12, y: n.y + 4, "data-reason": v.reason },
+          document.createTextNode(`‖ ${v.reason}`)));
       }
       const toggle = () => { focusNode = n.id; send({ cmd: "toggle", node: n.id }); };
       node.addEventListener("click", toggle);
@@ -138,8 +140,8 @@ function render({ model, el }) {
       h("span", { class: `kz-pill kz-status-${d.status}`, text: `${ICONS[d.status] || ""} ${d.status}` }),
       h("span", { text: `${d.ms} ms` })));
     if (d.error) box.append(h("pre", { class: "kaizen-debug-node-error", role: "alert", text: d.error }));
-    box.append(section("inputs", "inputs", h("pre", { text: json(d.inputs) })));
-    box.append(section("outputs", "outputs", h("pre", { text: json(d.outputs) })));
+    box.append(section("inputs", "inputs", h("pre", { tabindex: 0, text: json(d.inputs) })));
+    box.append(section("outputs", "outputs", h("pre", { tabindex: 0, text: json(d.outputs) })));
     const rows = d.diff.map((c) => h("tr", { class: `kz-diff-${c.change}` }, h("td", { text: c.key }),
       h("td", { text: c.change }), h("td", { text: c.before === undefined ? "" : JSON.stringify(c.before) }),
       h("td", { text: c.after === undefined ? "" : JSON.stringify(c.after) })));
@@ -189,7 +191,7 @@ function render({ model, el }) {
     const status = v.current
       ? `${REASONS[v.reason] || v.reason}: ${v.current}`
       : v.reason === "error" ? "stopped by an error" : v.finished ? "finished" : v.stopped ? "stopped" : "ready";
-    root.replaceChildren(
+    root.replaceChildren(...present(
       h("div", { class: "kaizen-debug-toolbar", role: "toolbar", "aria-label": "debugger controls" },
         h("b", { class: "kaizen-debug-title", text: v.title }),
         button("Step", "step", v.shortcuts.step, v.done),
@@ -206,7 +208,7 @@ function render({ model, el }) {
             ...Object.entries(ICONS).map(([k, i]) => h("span", { class: `kz-status-${k}`, text: `${i} ${k}` })),
             h("span", { class: "kz-legend-bp", text: "● breakpoint (click a node)" }))),
         h("div", { class: "kaizen-debug-side" }, h("div", { class: "kaizen-debug-side-title", text: "Steps" }),
-          historyList(v), statePanel(v))));
+          historyList(v), statePanel(v)))));
     if (keepFocus && focusNode) {
       const again = root.querySelector(`.kz-node[data-node="${CSS.escape(focusNode)}"]`);
       if (again) again.focus();
