@@ -152,7 +152,7 @@ def _row(span: dict[str, Any], total: float, depth: int) -> str:
              f"<b class='kz-span-name'>{_e(span['name'])}</b> "
              f"<span class='kz-span-kind' style='border:1px solid {_BORDER};border-radius:3px;padding:0 3px;"
              f"font-size:11px'>{_e(span['kind'])}</span>")
-    bar = (f"<span class='kz-span-bar' style='position:relative;display:inline-block;width:160px;height:10px;"
+    bar = (f"<span class='kz-span-bar' style='position:relative;display:inline-block;width:clamp(60px,22%,160px);flex:none;height:10px;"
            f"background:{_TRACK};border-radius:2px;vertical-align:middle' aria-hidden='true'>"
            f"<span style='position:absolute;left:{left:.2f}%;width:{width:.2f}%;top:0;bottom:0;"
            f"background:{colour};border-radius:2px'></span></span>")

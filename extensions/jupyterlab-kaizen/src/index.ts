@@ -94,10 +94,11 @@ function showDiagnostics(view: EditorView, errors: Diagnostic[]): void {
     const r = tokenRange(text, d.line, d.column);
     return { from: r.from, to: r.to, severity: 'error', source: '%%signature', message: d.message };
   });
-  view.dispatch(setLintDiagnostics(view.state, lint));
+  // the gutter first: its markers follow the diagnostics set after it is in place
   view.dispatch({
     effects: [setDiagnostics.of(errors), gutterSlot.reconfigure(errors.length ? lintGutter() : [])]
   });
+  view.dispatch(setLintDiagnostics(view.state, lint));
 }
 
 // ---------------------------------------------------------------------------------------- kernel comm
