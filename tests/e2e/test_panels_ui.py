@@ -2,8 +2,8 @@
 
 One generated notebook is opened once and run; the tests then click, type and measure in order (the debugger
 tests build on each other). The last tests switch JupyterLab to its dark theme. axe-core checks contrast and
-keyboard rules in both themes. ``KAIZEN_DOC_SHOTS=1`` also writes the debugger and %trace screenshots to
-``docs/images/``.
+keyboard rules in both themes. ``DOC_SHOTS_DIR=docs/images`` also writes the debugger and %trace screenshots
+there (how the ones in the docs were made).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from tests.e2e.conftest import new_page, open_notebook, run_all_cells
 pytestmark = pytest.mark.e2e
 
 NAME = "panels_ui.ipynb"
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
 CELLS = [
     "%load_ext kaizen_lab",
     "from kaizen_lab import Agent, events as ev\n"
@@ -85,9 +84,10 @@ def page(ui: Page, shots: Path, request: pytest.FixtureRequest) -> Iterator[Page
 
 def doc_shot(locator: Any, shots: Path, name: str) -> None:
     locator.screenshot(path=str(shots / name))
-    if os.environ.get("KAIZEN_DOC_SHOTS"):
-        DOCS.mkdir(parents=True, exist_ok=True)
-        locator.screenshot(path=str(DOCS / name))
+    if os.environ.get("DOC_SHOTS_DIR"):
+        target = Path(os.environ["DOC_SHOTS_DIR"]).resolve()
+        target.mkdir(parents=True, exist_ok=True)
+        locator.screenshot(path=str(target / name))
 
 
 def debugger(page: Page) -> Any:
