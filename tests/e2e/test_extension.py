@@ -17,7 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from playwright.sync_api import Page, expect
 
-from tests.e2e.a11y import describe, run_axe
+from tests.e2e.a11y import describe, effective_background, luminance, run_axe
 from tests.e2e.conftest import new_page, open_notebook, run_all_cells
 
 pytestmark = pytest.mark.e2e
@@ -143,3 +143,19 @@ def test_sidebar_run_opens_its_trace_beside_the_notebook_without_editing_it(ext_
     page.screenshot(path=str(shots / "sidebar_trace.png"))
     violations = run_axe(page, ["#kaizen-sidebar", ".kz-trace-panel"])
     assert not violations, describe(violations)
+
+
+def test_sidebar_and_trace_panel_follow_the_dark_theme(ext_page: Page, shots: Path) -> None:
+    page = ext_page
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    try:
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+        page.wait_for_timeout(500)
+        for selector in ("#kaizen-sidebar", ".kz-trace-panel", ".kz-trace-panel .kaizen-trace"):
+            colours = effective_background(page, selector)
+            assert colours and all(luminance(c) < 0.2 for c in colours), (selector, colours)
+        page.screenshot(path=str(shots / "sidebar_dark.png"))
+        violations = run_axe(page, ["#kaizen-sidebar", ".kz-trace-panel"])
+        assert not violations, describe(violations)
+    finally:
+        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")

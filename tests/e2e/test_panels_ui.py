@@ -244,6 +244,11 @@ def test_debate_loop_edge_runs_around_the_nodes(page: Page) -> None:
     right = max(texts.nth(i).bounding_box()["x"] + texts.nth(i).bounding_box()["width"] for i in range(3))
     assert box["x"] + box["width"] > right + 20  # the lane is right of every label
     assert "dash" in (loop.get_attribute("style") or "")
+    labels = plot.locator(".annotation").filter(has_text=re.compile(r"\w"))
+    boxes = [labels.nth(i).locator(".annotation-text-g").bounding_box() for i in range(labels.count())]
+    assert len(boxes) == 3 and not any(boxes_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    for box in boxes:  # no label covers a node name
+        assert not any(boxes_overlap(box, texts.nth(i).bounding_box()) for i in range(3)), box
 
 
 def test_empty_and_unknown_states_show_messages(page: Page) -> None:
