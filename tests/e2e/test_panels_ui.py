@@ -44,10 +44,22 @@ CELLS = [
     "latency_figure([])",
     "tokens_figure([ev.ModelCalled(run_id='r', model='m', input_tokens=5, output_tokens=2)])",
     "pg = qa.playground()\npg.set_values(question='typed in the browser')\npg",
+    "from kaizen_lab.notebook.widgets.optimization import OptimizationProgress\n"
+    "from kaizen_lab.optimize import PromptOptimizer\n"
+    "def upper_with_demos(messages, info):\n"
+    "    word = messages[-1].content.split(': ', 1)[1]\n"
+    "    return {'answer': word.upper() if any(m.role == 'assistant' for m in messages[:-1]) else word}\n"
+    "view = OptimizationProgress()\n"
+    "display(view)\n"
+    "done = PromptOptimizer(propose_instructions=0, progress=view.callback).optimize(\n"
+    "    Agent('up', 'word -> answer', model=FunctionModel(upper_with_demos)),\n"
+    "    [{'word': w, 'answer': w.upper()} for w in ['ab', 'cd', 'ef', 'gh', 'ij', 'kl', 'mn', 'op']])\n"
+    "view.show_report(done.report)",
     "print('ALL-CELLS-DONE')",
 ]
-DEBUGGER, TRACE, CONSENSUS, DEBATE, EMPTY, UNKNOWN_COST, PLAYGROUND, LAST = 2, 4, 5, 6, 7, 8, 9, 10
-OUR_UI = [".kaizen-debugger", ".kaizen-trace", ".kaizen-result", ".kaizen-playground", ".jp-RenderedPlotly"]
+DEBUGGER, TRACE, CONSENSUS, DEBATE, EMPTY, UNKNOWN_COST, PLAYGROUND, OPTIMIZE, LAST = 2, 4, 5, 6, 7, 8, 9, 10, 11
+OUR_UI = [".kaizen-debugger", ".kaizen-trace", ".kaizen-result", ".kaizen-playground", ".jp-RenderedPlotly",
+          ".kaizen-optimization-progress"]
 
 
 def cell(page: Page, i: int) -> Any:
@@ -266,6 +278,19 @@ def test_enter_runs_the_playground(page: Page) -> None:
     field.focus()
     page.keyboard.press("Enter")
     expect(box.locator(".kaizen-playground-result")).to_contain_text("kernel answer", timeout=20_000)
+
+
+def test_optimization_view_ends_its_bar_and_stars_the_winner(page: Page) -> None:
+    view = cell(page, OPTIMIZE).locator(".kaizen-optimization-progress")
+    expect(view).to_be_visible(timeout=30_000)
+    expect(view.locator(".kaizen-optimization-status")).to_contain_text("done", timeout=30_000)
+    bar = view.locator(".widget-hprogress .progress-bar")
+    expect(bar).to_have_class(re.compile("progress-bar-success"))
+    assert bar.evaluate("e => e.style.width") == "100%"
+    chart = view.locator(".js-plotly-plot").first
+    expect(chart.locator(".errorbar").first).to_be_attached(timeout=30_000)  # CI error bars
+    expect(chart.locator(".textpoint text")).to_have_text(["★ winner"])
+    expect(chart.locator(".legend")).to_contain_text("best so far")
 
 
 # ------------------------------------------------------------------------------------------- a11y and dark

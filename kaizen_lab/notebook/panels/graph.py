@@ -196,7 +196,7 @@ def graph_geometry(nodes: list[str], edges: list[tuple[str, str, dict[str, str],
         elif cyc:  # a loop edge: out of the right side, around every node in between, into the target's side
             lo, hi = sorted((a["y"], b["y"]))
             right = max(bx["x"] + bx["w"] / 2 for bx in boxes.values() if lo - 1 <= bx["y"] <= hi + 1)
-            lane = right + 28 + 22 * loops
+            lane = right + 112 + 22 * loops  # beyond the space a node's stop label takes
             loops += 1
             points = [(a["x"] + a["w"] / 2, a["y"]), (lane, a["y"]), (lane, b["y"]), (b["x"] + b["w"] / 2, b["y"])]
         else:
