@@ -32,11 +32,11 @@ PALETTES: dict[str, dict[str, Any]] = {
     "light": {
         "text": "#1f1f1f", "muted": "#545454", "grid": "#d9d9d9", "line": "#6b6b6b", "surface": "#ffffff",
         "label_bg": "#ffffff", "accent": "#1565c0", "ring": "#0d47a1", "breakpoint": "#c62828",
-        "status": {"pending": "#767676", "running": "#1565c0", "done": "#2e7d32", "failed": "#c62828",
+        "status": {"pending": "#6b6b6b", "running": "#1565c0", "done": "#2e7d32", "failed": "#c62828",
                    "skipped": "#a15c00"},
-        "kinds": {"agent": "#1565c0", "step": "#00838f", "model": "#6a1b9a", "tool": "#ad5400",
+        "kinds": {"agent": "#1565c0", "step": "#00737d", "model": "#6a1b9a", "tool": "#ad5400",
                   "retry": "#a15c00", "error": "#c62828"},
-        "series": ["#1565c0", "#2e7d32", "#6a1b9a", "#ad5400", "#00838f", "#c62828"],
+        "series": ["#1565c0", "#2e7d32", "#6a1b9a", "#ad5400", "#00737d", "#c62828"],
     },
     "dark": {
         "text": "#e8e8e8", "muted": "#b8b8b8", "grid": "#3d3d3d", "line": "#9e9e9e", "surface": "#1e1e1e",
