@@ -6,7 +6,14 @@ import pytest
 
 from kaizen_lab.errors import UserError
 from kaizen_lab.notebook.panels import latency_figure
-from kaizen_lab.notebook.theme import PALETTES, contrast_ratio, current_theme, palette, set_theme, status_color
+from kaizen_lab.notebook.theme import (
+    PALETTES,
+    contrast_ratio,
+    current_theme,
+    palette,
+    set_theme,
+    status_color,
+)
 
 
 def test_theme_comes_from_set_theme_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
