@@ -97,8 +97,8 @@ class ExecutionResult(Mapping[str, Any]):
         foot = (f"{html.escape(m.agent_id)} · {html.escape(m.model)} · {m.duration_ms:.1f} ms · "
                 f"{m.input_tokens}+{m.output_tokens} tokens · cost {cost}")
         card = (f"<div class='kaizen-result' data-run-id='{html.escape(m.run_id)}' "
-                f"style='border:1px solid #ccc;border-radius:6px;padding:6px 10px;display:inline-block'>"
-                f"<table>{rows}</table><div style='color:#666;font-size:85%'>{foot}</div></div>")
+                f"style='border:1px solid var(--jp-border-color1, #9e9e9e);border-radius:6px;padding:6px 10px;display:inline-block'>"
+                f"<table>{rows}</table><div class='kaizen-result-foot' style='color:var(--vscode-editor-foreground, var(--jp-ui-font-color1, #1f1f1f));font-size:85%'>{foot}</div></div>")
         return {"text/plain": repr(self), "text/html": card}
 
 

@@ -12,7 +12,9 @@ The extension sends requests carrying a ``request_id``:
 
 - ``{"type": "check_signature", "code": CELL}`` → ``{"errors": [{"message", "line", "column"}]}``, parsed with the
   very parser ``%%signature`` uses (types resolve from the notebook namespace), line numbers counted in the cell;
-- ``{"type": "state"}`` → the notebook's signatures, agents, MCP servers and recent runs, for the sidebar.
+- ``{"type": "state", "theme": "light"|"dark"}`` → the notebook's signatures, agents, MCP servers and recent runs
+  (start time and first input), for the sidebar; the theme it reports is used by figures built afterwards;
+- ``{"type": "trace", "run_id": ID}`` → ``{"html"}``: the run's span tree, for a panel beside the notebook.
 
 ``handle_request`` is pure (namespace and run log in, dict out) so it is tested without a kernel.
 """
@@ -91,10 +93,22 @@ def _state(namespace: Mapping[str, Any], runs: Any = None) -> dict[str, Any]:
             finished = next((e for e in reversed(events) if e.kind == "run_finished"), None)
             started = next((e for e in events if e.kind == "run_started"), None)
             if finished is not None:
+                inputs = getattr(started, "inputs", None) or {}
+                first = next(iter(inputs.values()), None) if isinstance(inputs, Mapping) else None
+                text = "" if first is None else str(first)
                 recent.append({"run_id": run_id, "agent_id": finished.agent_id, "status": finished.status,
                                "duration_ms": round(finished.duration_ms, 2),
-                               "model": getattr(started, "model", "")})
+                               "model": getattr(started, "model", ""),
+                               "started": getattr(started, "ts", None),
+                               "input": text if len(text) <= 80 else text[:79] + "…"})
     return {"signatures": signatures, "agents": agents, "mcp_servers": servers, "runs": recent}
+
+
+def _trace(run_id: str, runs: Any) -> dict[str, Any]:
+    from kaizen_lab.notebook.trace_view import trace_tree_html
+
+    events = list((getattr(runs, "runs", None) or {}).get(run_id, []))
+    return {"run_id": run_id, "html": trace_tree_html(run_id, events)}
 
 
 def handle_request(request: Mapping[str, Any], namespace: Mapping[str, Any], runs: Any = None) -> dict[str, Any]:
@@ -103,9 +117,15 @@ def handle_request(request: Mapping[str, Any], namespace: Mapping[str, Any], run
     if kind == "check_signature":
         reply = _check_signature(str(request.get("code", "")), namespace)
     elif kind == "state":
+        if request.get("theme") in ("light", "dark"):
+            from kaizen_lab.notebook.theme import set_theme
+
+            set_theme(str(request["theme"]))
         reply = _state(namespace, runs)
+    elif kind == "trace":
+        reply = _trace(str(request.get("run_id", "")), runs)
     else:
-        reply = {"error": f"unknown request type {kind!r}; expected 'check_signature' or 'state'"}
+        reply = {"error": f"unknown request type {kind!r}; expected 'check_signature', 'state' or 'trace'"}
     reply["request_id"] = request.get("request_id")
     reply["type"] = kind
     return reply

@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["GraphView", "RunProgress", "RunTrace", "error_card", "register_formatters", "signature_html", "trace_html", "unregister_formatters",
            "workflow_html"]
 
-_BOX = "border:1px solid #ccc;border-radius:6px;padding:6px 10px;display:inline-block;font-family:sans-serif"
+_BOX = "border:1px solid var(--jp-border-color1, #9e9e9e);border-radius:6px;padding:6px 10px;display:inline-block;font-family:sans-serif"
 
 
 def _e(value: Any) -> str:
@@ -83,25 +83,26 @@ class RunTrace:
         return timeline_figure(self.events, title=f"run {self.run_id}")
 
     def __repr__(self) -> str:
-        lines = [f"RunTrace({self.run_id!r}, {self.status}, {len(self.events)} events)"]
-        lines += [f"  {_event_line(e)}" for e in self.events]
-        return "\n".join(lines)
+        from kaizen_lab.notebook.trace_view import trace_tree_text
+
+        header = f"RunTrace({self.run_id!r}, {self.status}, {len(self.events)} events)"
+        return header + "\n" + trace_tree_text(self.run_id, self.events)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": trace_html(self)}
 
 
 def trace_html(trace: RunTrace) -> str:
-    colour = {"ok": "#43a047", "error": "#e53935"}.get(trace.status, "#1e88e5")
-    items = "".join(f"<li>{_e(_event_line(e))}</li>" for e in trace.events)
-    return (f"<div class='kaizen-trace' style='{_BOX}'><b>run {_e(trace.run_id)}</b> "
-            f"<span style='color:{colour}'>{_e(trace.status)}</span><ol>{items}</ol></div>")
+    """The run as a span tree: collapsible steps with duration bars, status icons and tokens."""
+    from kaizen_lab.notebook.trace_view import trace_tree_html
+
+    return trace_tree_html(trace.run_id, trace.events)
 
 
 def error_card(exc: BaseException) -> dict[str, str]:
     """A mime bundle for an error: the message (with its caret line) in a pre block, no traceback noise."""
     text = f"{type(exc).__name__}: {exc}"
-    body = (f"<div class='kaizen-error' style='{_BOX};border-color:#e53935'><b style='color:#e53935'>"
+    body = (f"<div class='kaizen-error' style='{_BOX};border-color:var(--jp-error-color1, #c62828)'><b style='color:var(--jp-error-color1, #c62828)'>"
             f"{_e(type(exc).__name__)}</b><pre>{_e(str(exc))}</pre></div>")
     return {"text/plain": text, "text/html": body}
 

@@ -179,7 +179,8 @@ class PromptOptimizer:
             bar.update()
             bar.note(f"{name}: {report.mean:.2f} ({self._calls} model calls)")
             if self.progress is not None:
-                self.progress({"candidate": name, "kind": kind, "score": report.mean, "calls_used": self._calls})
+                self.progress({"candidate": name, "kind": kind, "score": report.mean, "ci": list(report.ci),
+                               "calls_used": self._calls})
             return cand, report
 
         def room() -> bool:

@@ -80,7 +80,7 @@ def test_debugger_step_moves_the_highlighted_node(shot_on_failure: Page) -> None
     expect(dbg).to_be_visible(timeout=30_000)
     state = dbg.locator(".kaizen-debug-state [data-current]")
     expect(state).to_have_attribute("data-current", "input")
-    expect(dbg.locator(".js-plotly-plot svg.main-svg").first).to_be_visible(timeout=30_000)
+    expect(dbg.locator("svg.kz-graph .kz-node")).to_have_count(3)
     dbg.locator("button.kaizen-debug-step").click()
     expect(state).to_have_attribute("data-current", "model", timeout=20_000)
     dbg.locator("button.kaizen-debug-step").click()
@@ -93,7 +93,7 @@ def test_graph_panel_renders_as_svg(shot_on_failure: Page) -> None:
     plot = out.locator(".js-plotly-plot")
     expect(plot).to_have_count(1, timeout=30_000)
     expect(plot.locator("svg.main-svg").first).to_be_visible()
-    expect(plot.locator(".scatterlayer .point")).to_have_count(3)  # one marker per node; edges are lines
+    expect(plot.locator(".scatterlayer .textpoint")).to_have_count(3)  # one label per node; edges are lines
     expect(plot.locator(".gtitle")).to_have_text("execution graph")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from kaizen_lab.agents import Agent
@@ -55,6 +56,24 @@ def test_state_lists_signatures_agents_and_runs() -> None:
     assert state["signatures"] == [{"name": "QA", "text": "question: str -> answer: str"}]
     assert [(a["name"], a["model"]) for a in state["agents"]] == [("qa", "test:test")]
     assert state["runs"][0]["run_id"] == result.run_id and state["runs"][0]["status"] == "ok"
+    assert state["runs"][0]["input"] == "hi" and abs(state["runs"][0]["started"] - time.time()) < 120
+    trace = handle_request({"type": "trace", "run_id": result.run_id}, ns, log)
+    assert trace["run_id"] == result.run_id and "class='kaizen-trace'" in trace["html"]
+    assert "data-kind='model'" in trace["html"]
+    assert "no events recorded" in handle_request({"type": "trace", "run_id": "nope"}, ns, log)["html"]
+
+
+def test_state_request_reports_the_theme_figures_use() -> None:
+    from kaizen_lab.notebook.theme import current_theme, set_theme
+
+    try:
+        handle_request({"type": "state", "theme": "dark"}, {})
+        assert current_theme() == "dark"
+        handle_request({"type": "state", "theme": "<nonsense>"}, {})
+        assert current_theme() == "dark"
+    finally:
+        set_theme("auto")
+    assert current_theme() == "light"
 
 
 def test_unknown_request_type_is_answered_not_raised() -> None:

@@ -28,8 +28,17 @@ from kaizen_lab.notebook.panels.performance import percentile
 from kaizen_lab.runtime.stepper import Stepper
 
 
-def edge_count(trace: Any, points_per_edge: int) -> int:
-    return len(trace.x) // points_per_edge
+def edge_segments(trace: Any) -> int:
+    """Number of polylines in a lines trace (each ends with a None separator)."""
+    return sum(1 for x in trace.x if x is None)
+
+
+def node_shapes(fig: Any) -> dict[str, Any]:
+    return {sh.name.split(":", 1)[1]: sh for sh in fig.layout.shapes if (sh.name or "").startswith("node:")}
+
+
+def boxes_overlap(a: list[float], b: list[float]) -> bool:
+    return abs(a[0] - b[0]) * 2 < a[2] + b[2] and abs(a[1] - b[1]) * 2 < a[3] + b[3]
 
 
 def pipeline_workflow() -> Any:
@@ -41,53 +50,97 @@ def pipeline_workflow() -> Any:
     return PipelinePattern(stages).to_workflow(["text"])
 
 
-def test_pipeline_graph_has_a_node_per_stage_and_forward_edges() -> None:
+def test_pipeline_graph_has_a_node_per_stage_arrows_and_layers() -> None:
     wf = pipeline_workflow()
     built = wf.build()
     n_nodes, n_edges = len(list(built.graph.nodes())), len(list(built.graph.edges()))
     fig = graph_figure(wf)
-    edges, back, nodes = fig.data
-    assert (edges.name, back.name, nodes.name) == ("edges", "back edges", "nodes")
-    assert len(nodes.x) == n_nodes >= 3 and edge_count(edges, 3) == n_edges and len(back.x) == 0
-    assert set(nodes.marker.color) == {STATUS_COLORS["pending"]}
-    ys = sorted({round(y, 3) for y in nodes.y})
-    assert len(ys) >= 3  # layered: a chain spreads over layers
+    edges, back, nodes = fig.data[:3]
+    assert (edges.name, back.name, nodes.name) == ("edges", "loop edges", "nodes")
+    assert len(nodes.x) == n_nodes >= 3 and edge_segments(edges) == n_edges and len(back.x) == 0
+    arrows = [a for a in fig.layout.annotations if a.name == "arrow"]
+    assert len(arrows) == n_edges and all(a.showarrow and a.arrowhead for a in arrows)
+    assert {sh.line.color for sh in node_shapes(fig).values()} == {STATUS_COLORS["pending"]}
+    assert all(t.startswith("○ ") for t in nodes.text)  # status icon, not only colour
+    assert len({round(y, 3) for y in nodes.y}) >= 3  # layered: a chain spreads over layers
+    legend = [t.name for t in fig.data[3:]]
+    assert legend == ["○ pending", "▶ running", "✓ done", "✗ failed", "↷ skipped"]
 
 
-def test_debate_cycle_is_drawn_as_a_back_edge(debate_workflow: Any) -> None:
+def test_consensus_labels_never_overlap_and_boxes_hold_full_names() -> None:
+    from kaizen_lab.patterns import ConsensusPattern
+
+    reviewers = [Agent(f"reviewer_{i}", "question -> decision: str, confidence: float", model="test")
+                 for i in (1, 2, 3)]
+    fig = show_graph(ConsensusPattern(reviewers))
+    geo = fig.layout.meta["geometry"]
+    labels = [e["box"] for e in geo["edges"] if e["box"]]
+    assert len(labels) == 3
+    nodes = [[n["x"], n["y"], n["w"], n["h"]] for n in geo["nodes"]]
+    for i, a in enumerate(labels):
+        assert not any(boxes_overlap(a, b) for b in labels[i + 1:] + nodes), a
+    for n in geo["nodes"]:  # the box is wide enough for icon + full name at a generous 7.6 px a character
+        assert n["w"] >= 7.6 * (len(n["id"]) + 2)
+        assert 0 <= n["x"] - n["w"] / 2 and n["x"] + n["w"] / 2 <= geo["width"]
+    texts = list(fig.data[2].text)
+    assert "○ reviewer_2" in texts and fig.layout.width >= geo["width"]
+
+
+def test_debate_loop_edge_is_routed_around_the_nodes(debate_workflow: Any) -> None:
     fig = graph_figure(debate_workflow)
-    edges, back, nodes = fig.data
+    edges, back, nodes = fig.data[:3]
     assert list(nodes.customdata) == ["debater_pro", "debater_con", "judge"]
-    assert edge_count(edges, 3) == 2 and edge_count(back, 5) == 1
-    assert back.line.dash == "dash"
+    assert edge_segments(edges) == 2 and edge_segments(back) == 1 and back.line.dash == "dash"
     assert ["debater_con", "debater_pro", True] in [list(e) for e in fig.layout.meta["edges"]]
+    geo = fig.layout.meta["geometry"]
+    loop = next(e for e in geo["edges"] if e["cycle"])
+    lane_x = loop["points"][1][0]
+    assert all(lane_x > n["x"] + n["w"] / 2 for n in geo["nodes"])  # the lane runs right of every node
 
 
-def test_failed_run_colours_and_hover() -> None:
+def test_failed_run_colours_icons_and_compact_hover() -> None:
     from kaizen_lab.models.testing import FunctionModel
 
     agent = Agent("qa", "question: str -> answer: int", model=FunctionModel(lambda m, i: {"answer": "x"}),
                   max_retries=0)
     s = Stepper.for_agent(agent, question="why?")
     s.continue_()
-    nodes = graph_figure(s).data[2]
-    colours = dict(zip(nodes.customdata, nodes.marker.color, strict=True))
+    fig = graph_figure(s)
+    colours = {n: sh.line.color for n, sh in node_shapes(fig).items()}
     assert colours == {"input": STATUS_COLORS["done"], "model": STATUS_COLORS["failed"],
                        "output": STATUS_COLORS["skipped"]}
+    nodes = fig.data[2]
+    assert list(nodes.text) == ["✓ input", "✗ model", "↷ output"]
     hover = dict(zip(nodes.customdata, nodes.hovertext, strict=True))
-    assert "type: KaizenModelNode" in hover["model"] and "error:" in hover["model"]
-    assert "time:" in hover["input"] and "why?" in hover["input"] and "tokens:" in hover["input"]
+    assert "KaizenModelNode" in hover["model"] and "✗ failed" in hover["model"]
+    assert " ms" in hover["input"] and "why?" not in hover["input"]  # details go to the state panel
+    assert all(len(h) < 160 for h in hover.values())
 
 
-def test_current_node_highlight_and_live_update() -> None:
+def test_current_node_ring_reason_breakpoints_and_live_update() -> None:
     s = Stepper.for_agent(Agent("qa", "question -> answer", model="test"), question="q")
+    s.add_breakpoint("output")
     widget = live_graph(s)
     s.step()
-    update_graph(widget, s.status(), current=s.current_node, records=s.nodes, workflow=s)
-    widths = dict(zip(widget.data[2].customdata, widget.data[2].marker.line.width, strict=True))
-    assert widths == {"input": 1, "model": 4, "output": 1}
-    assert widget.data[2].marker.color[0] == STATUS_COLORS["done"]
-    assert "tokens:" in widget.data[2].hovertext[1]
+    update_graph(widget, s.status(), current=s.current_node, records=s.nodes, workflow=s, stop_reason="step")
+    names = [sh.name for sh in widget.layout.shapes]
+    assert "current:model" in names and "breakpoint:output" in names and "current:input" not in names
+    reason = [a.text for a in widget.layout.annotations if a.name == "stop-reason"]
+    assert reason == ["‖ step"]
+    assert widget.data[2].text[0] == "✓ input"
+
+
+def test_dark_theme_figures_have_dark_text_on_a_transparent_background() -> None:
+    from kaizen_lab.notebook.theme import PALETTES, contrast_ratio
+
+    fig = graph_figure(pipeline_workflow(), theme="dark")
+    layout = fig.layout.template.layout
+    assert layout.paper_bgcolor == "rgba(0,0,0,0)" and layout.plot_bgcolor == "rgba(0,0,0,0)"
+    assert layout.font.color == PALETTES["dark"]["text"]
+    for theme, bg in (("light", "#ffffff"), ("dark", "#111111")):
+        p = PALETTES[theme]
+        assert contrast_ratio(p["text"], bg) >= 4.5 and contrast_ratio(p["muted"], bg) >= 4.5
+        assert all(contrast_ratio(c, bg) >= 4.5 for c in p["status"].values())
 
 
 def test_show_graph_accepts_agents_and_patterns(debate_workflow: Any) -> None:
@@ -95,7 +148,7 @@ def test_show_graph_accepts_agents_and_patterns(debate_workflow: Any) -> None:
     from tests.notebook.conftest import debater
 
     pattern = DebatePattern([debater("a", ["x"]), debater("b", ["y"])], rounds=2)
-    assert edge_count(show_graph(pattern).data[1], 5) == 1  # its round cycle
+    assert edge_segments(show_graph(pattern).data[1]) == 1  # its round cycle
     agent = Agent("qa", "question -> answer", model="test")
     assert list(show_graph(agent).data[2].customdata) == ["input", "model", "output"]
     assert list(agent.panel().layout.meta["nodes"]) == ["input", "model", "output"]
@@ -171,10 +224,11 @@ def test_events_dicts_feed_the_timeline() -> None:
 def test_edges_show_the_data_that_flowed() -> None:
     s = Stepper.for_agent(Agent("qa", "question -> answer", model="test"), question="what flows?")
     s.step()
-    texts = [a.text for a in graph_figure(s).layout.annotations]
+    labels = [a for a in graph_figure(s).layout.annotations if a.name == "edge-label"]
     first, second = (f"{a}→{b}" for _, _, m, _ in s.edges for a, b in m.items())
-    assert any(t.startswith(f"{first}: ") and "what flows?" in t for t in texts)
-    assert second in texts  # the model has not run: no data on its edge yet
+    hovers = {a.text: a.hovertext for a in labels}
+    assert "value:" in hovers[first] and "what flows?" in hovers[first]  # shown on hover, the label stays short
+    assert "value:" not in hovers[second]  # the model has not run: no data on its edge yet
 
 
 def test_tokens_per_agent() -> None:
@@ -196,3 +250,39 @@ def test_live_timeline_grows_during_runs() -> None:
         widget._kaizen_stop()
     steps = [e for e in result.events if e.kind == "step_finished"]
     assert len(widget.data[0].y) == len(steps) > 0
+
+
+def test_empty_panels_say_so_instead_of_drawing_empty_grids() -> None:
+    for fig in (latency_figure([]), tokens_figure([]), cache_figure([]), timeline_figure([]),
+                performance_figure([])):
+        assert "run an agent first" in fig.layout.meta["empty"]
+        assert any(a.name == "empty-state" and "run an agent first" in a.text for a in fig.layout.annotations)
+    assert latency_figure([]).layout.xaxis.visible is False
+
+
+def test_unknown_cost_is_na_text_never_an_axis() -> None:
+    unknown = [ev.ModelCalled(run_id="r", model="m", input_tokens=5, output_tokens=2, cost=None)]
+    fig = tokens_figure(unknown)
+    assert fig.layout.meta["cost"] == {"m": None}
+    assert fig.data[2].visible is False and "yaxis2" not in fig.layout.to_plotly_json()
+    assert list(fig.data[1].text) == ["cost n/a"]
+    known = tokens_figure(unknown + [ev.ModelCalled(run_id="r", model="k", input_tokens=1, cost=0.002)])
+    assert list(known.data[2].x) == ["k"] and list(known.data[1].text) == ["cost n/a", "$0.0020"]
+    assert known.layout.yaxis2.title.text == "cost ($)"
+    dash = performance_figure(run_events(1))
+    assert not any(t.name == "cost ($)" for t in dash.data)  # the test model reports no cost
+
+
+def test_timeline_colours_by_kind_and_marks_failures() -> None:
+    from kaizen_lab.notebook.theme import PALETTES
+
+    events = [ev.StepFinished(run_id="r", step="model", name="call", duration_ms=5, ts=1.0),
+              ev.ModelCalled(run_id="r", model="m", duration_ms=4, ts=1.0),
+              ev.StepFinished(run_id="r", step="parse", name="parse", status="error", error="bad", duration_ms=1,
+                              ts=1.002)]
+    fig = timeline_figure(events, theme="light")
+    steps, models, tools = fig.data
+    kinds = PALETTES["light"]["kinds"]
+    assert list(steps.marker.color) == [kinds["step"], kinds["error"]]
+    assert list(steps.marker.pattern.shape) == ["", "x"] and steps.y[1].startswith("✗ ")
+    assert list(models.marker.color) == [kinds["model"]] and len(tools.y) == 0 and not tools.showlegend

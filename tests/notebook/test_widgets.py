@@ -66,44 +66,73 @@ def test_errors_show_inline_and_keep_the_form() -> None:
     assert pg.inputs["question"].value == "sum"
 
 
-def test_debugger_buttons_step_edit_and_replay() -> None:
+def test_debugger_steps_edits_forks_and_replays() -> None:
     def answer(messages: Any, info: Any) -> dict[str, str]:
         return {"answer": "echo " + messages[-1].content.split("question")[-1][-20:].strip(' ":}\n')}
 
     dbg = Agent("qa", "question -> answer", model=FunctionModel(answer)).debug(question="first")
     s = dbg.stepper
-    assert "data-current='input'" in dbg.state.value
-    dbg.buttons["Step"].click()
-    assert s.current_node == "model" and "data-current='model'" in dbg.state.value
-    assert "first" in dbg.node_view.value  # the input node's outputs as a JSON tree
-    widths = dict(zip(dbg.graph.data[2].customdata, dbg.graph.data[2].marker.line.width, strict=True))
-    assert widths["model"] == 4
-    dbg.node_select.value = "input"
-    dbg.editor.value = json.dumps({"inputs": {"question": "edited"}})
-    dbg.apply_button.click()
-    dbg.buttons["Continue"].click()
+    assert (dbg.view["current"], dbg.view["reason"]) == ("input", "start")
+    assert dbg.view["detail"] is None and dbg.view["history"] == []
+    dbg.step()
+    assert s.current_node == "model" and (dbg.view["current"], dbg.view["reason"]) == ("model", "step")
+    assert dbg.view["detail"]["node"] == "input" and "first" in json.dumps(dbg.view["detail"]["outputs"])
+    dbg.select(0)
+    assert dbg.fork(json.dumps({"inputs": {"question": "edited"}}))
+    dbg.continue_()
     assert s.finished and "edited" in s.results["output"]["answer"]
-    assert dbg.buttons["Step"].disabled and "finished" in dbg.state.value
-    dbg.node_select.value = "model"
-    dbg.replay_button.click()
-    assert s.current_node == "model" and not dbg.buttons["Step"].disabled
-    dbg.buttons["Restart"].click()
+    assert dbg.view["done"] and dbg.view["reason"] == "finished" and dbg.view["current"] is None
+    assert [h["node"] for h in dbg.view["history"]] == ["input", "model", "output"]
+    dbg.replay_from("model")
+    assert s.current_node == "model" and not dbg.view["done"] and dbg.view["reason"] == "replay"
+    dbg.restart()
     assert s.current_node == "input" and s.nodes["input"].outputs is None
 
 
-def test_debugger_breakpoints_stop_and_bad_edit() -> None:
+def test_debugger_breakpoint_stops_with_its_reason_and_edit_errors_stay_by_the_editor() -> None:
     dbg = Debugger(Agent("qa", "question -> answer", model="test"), question="q")
-    dbg.breakpoints.value = ("output",)
-    dbg.buttons["Continue"].click()
+    dbg.toggle_breakpoint("output")
+    assert dbg.view["breakpoints"] == ["output"]
+    dbg.continue_()
     assert dbg.stepper.current_node == "output"
-    dbg.node_select.value = "model"
-    dbg.editor.value = "{not json"
-    dbg.apply_button.click()
-    assert "not valid JSON" in dbg.error.value
-    dbg.buttons["Stop"].click()
-    assert dbg.stepper.stopped and "stopped" in dbg.state.value
-    dbg.buttons["Step"].click()  # disabled in the browser; a direct call reports instead of raising
-    assert "restart" in dbg.error.value
+    assert (dbg.view["current"], dbg.view["reason"]) == ("output", "breakpoint")
+    assert "paused before output (breakpoint)" in repr(dbg)
+    detail = dbg.view["detail"]
+    assert detail["node"] == "model" and {c["key"] for c in detail["diff"]} >= {"raw", "usage"}
+    assert not dbg.fork("{not json")
+    assert "not valid JSON" in dbg.view["edit_error"] and not dbg.view["error"]
+    assert not dbg.fork("[1, 2]") and "JSON object" in dbg.view["edit_error"]
+    dbg.toggle_breakpoint("output")
+    assert dbg.view["breakpoints"] == []
+    dbg.stop()
+    assert dbg.stepper.stopped and dbg.view["reason"] == "stopped"
+    dbg.step()  # disabled in the browser; a direct call reports instead of raising
+    assert "restart" in dbg.view["error"]
+
+
+def test_debugger_messages_from_the_view_drive_it() -> None:
+    dbg = Debugger(Agent("qa", "question -> answer", model="test"), question="q")
+    dbg._on_message(dbg, {"cmd": "toggle", "node": "model"}, [])
+    dbg._on_message(dbg, {"cmd": "continue"}, [])
+    assert (dbg.view["current"], dbg.view["reason"]) == ("model", "breakpoint")
+    dbg._on_message(dbg, {"cmd": "step"}, [])
+    assert dbg.view["current"] == "output" and dbg.view["reason"] == "step"
+    dbg._on_message(dbg, {"cmd": "select", "index": 0}, [])
+    assert dbg.view["detail"]["index"] == 0
+    dbg._on_message(dbg, {"cmd": "select", "index": 9}, [])
+    assert "no step #9" in dbg.view["error"]
+    dbg._on_message(dbg, {"cmd": "toggle", "node": "nope"}, [])
+    assert "unknown node" in dbg.view["error"]
+
+
+def test_debugger_rings_the_failed_node_with_the_error_reason() -> None:
+    def boom(messages: Any, info: Any) -> dict[str, str]:
+        raise RuntimeError("model exploded")
+
+    dbg = Debugger(Agent("qa", "question -> answer", model=FunctionModel(boom), max_retries=0), question="q")
+    dbg.continue_()
+    assert (dbg.view["current"], dbg.view["reason"]) == ("model", "error")
+    assert dbg.view["statuses"]["output"] == "skipped" and "exploded" in dbg.view["error"]
 
 
 def test_debugger_on_a_debate_cycle(debate_workflow: Any) -> None:
@@ -111,10 +140,20 @@ def test_debugger_on_a_debate_cycle(debate_workflow: Any) -> None:
 
     s = Stepper(debate_workflow, parameters={"debater_pro": {"topic": "t"}})
     dbg = Debugger(s)
-    assert "data-current='debater_pro'" in dbg.state.value  # the runner is parked before the first node
-    dbg.buttons["Step"].click()
+    assert dbg.view["current"] == "debater_pro"  # the runner is parked before the first node
+    dbg.step()
     assert [h.node_id for h in s.history] == ["debater_pro"] and s.current_node == "debater_con"
-    dbg.buttons["Step"].click()
+    dbg.step()
     assert s.current_node == "debater_pro" and s.nodes["debater_pro"].iteration == 1
-    dbg.buttons["Stop"].click()
+    assert any(e["cycle"] for e in dbg.view["geometry"]["edges"])
+    dbg.stop()
     assert s.stopped
+
+
+def test_enter_in_a_text_field_runs_the_playground() -> None:
+    pg = Playground(Agent("qa", "question -> answer", model="test"))
+    pg.set_values(question="via enter")
+    field = pg.inputs["question"]
+    field._handle_string_msg(None, {"event": "submit"}, [])  # what the browser sends on Enter
+    assert len(pg.history) == 1 and pg.history[0]["inputs"] == {"question": "via enter"}
+    assert "kaizen-result" in pg.result.value

@@ -209,3 +209,24 @@ export function offsetOf(text: string, line: number, column: number): number {
   const current = lines[Math.min(line - 1, lines.length - 1)] ?? '';
   return offset + Math.max(0, Math.min(column, current.length));
 }
+
+/** The range of the token an error points at: the grammar's token there, else the word, else one character. */
+export function tokenRange(text: string, line: number, column: number): { from: number; to: number } {
+  const at = offsetOf(text, line, column);
+  const token = tokenizeCell(text).find(t => t.from <= at && at < t.to && t.kind !== 'description');
+  if (token && token.to > token.from) {
+    return { from: token.from, to: token.to };
+  }
+  let from = at;
+  let to = at;
+  while (to < text.length && /[\w.]/.test(text[to])) {
+    to++;
+  }
+  if (to === from) {
+    if (from >= text.length && from > 0) {
+      from -= 1;
+    }
+    to = Math.min(text.length, from + 1);
+  }
+  return { from, to };
+}

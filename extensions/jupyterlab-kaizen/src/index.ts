@@ -3,19 +3,22 @@
  *
  * - Highlights `%%signature` cells and `%agent` lines in every cell editor (a CodeMirror 6 view plugin).
  * - Checks `%%signature` cells as the user types: the kernel's own parser answers through the `kaizen_lab`
- *   comm (opened by the kernel on `%load_ext kaizen_lab`) and errors show as a squiggle at the column.
- * - A "Kaizen" sidebar lists the active kernel's signatures, agents, MCP servers and recent runs; a click on a
- *   run inserts `%trace RUN_ID` below the active cell and runs it.
+ *   comm (opened by the kernel on `%load_ext kaizen_lab`); an error underlines the whole offending token, with
+ *   a CodeMirror lint tooltip and a gutter mark.
+ * - A "Kaizen" sidebar lists the active kernel's signatures, agents, MCP servers and recent runs (start time
+ *   and first input); a click on a run opens its trace in a panel beside the notebook (the notebook is not
+ *   touched).
  */
 
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { EditorExtensionRegistry, IEditorExtensionRegistry } from '@jupyterlab/codemirror';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
-import { RangeSetBuilder, StateEffect, StateField } from '@codemirror/state';
+import { Compartment, RangeSetBuilder, StateEffect, StateField } from '@codemirror/state';
 import { Decoration, DecorationSet, EditorView, ViewPlugin, ViewUpdate } from '@codemirror/view';
+import { Diagnostic as LintDiagnostic, lintGutter, setDiagnostics as setLintDiagnostics } from '@codemirror/lint';
 
-import { offsetOf, tokenizeCell } from './grammar';
+import { tokenRange, tokenizeCell } from './grammar';
 
 const COMM_TARGET = 'kaizen_lab';
 const CHECK_DELAY_MS = 300;
@@ -68,25 +71,35 @@ const diagnosticsField = StateField.define<DecorationSet>({
     for (const effect of tr.effects) {
       if (effect.is(setDiagnostics)) {
         const text = tr.state.doc.toString();
-        const marks = effect.value.map(d => {
-          let from = offsetOf(text, d.line, d.column);
-          let to = Math.min(text.length, from + 1);
-          if (to === from && from > 0) {
-            from -= 1;
-            to = from + 1;
-          }
-          return Decoration.mark({
-            class: 'kz-sig-error',
-            attributes: { title: d.message, 'data-kz-error': d.message }
-          }).range(from, Math.max(to, from));
-        });
-        value = marks.length ? Decoration.set(marks.filter(m => m.to > m.from), true) : Decoration.none;
+        const marks = effect.value
+          .map(d => ({ d, r: tokenRange(text, d.line, d.column) }))
+          .filter(({ r }) => r.to > r.from)
+          .map(({ d, r }) =>
+            Decoration.mark({ class: 'kz-sig-error', attributes: { 'data-kz-error': d.message } }).range(r.from, r.to)
+          );
+        value = marks.length ? Decoration.set(marks, true) : Decoration.none;
       }
     }
     return value;
   },
   provide: f => EditorView.decorations.from(f)
 });
+
+/** The lint gutter is added to an editor only while it shows an error (no empty gutter on other cells). */
+const gutterSlot = new Compartment();
+
+function showDiagnostics(view: EditorView, errors: Diagnostic[]): void {
+  const text = view.state.doc.toString();
+  const lint: LintDiagnostic[] = errors.map(d => {
+    const r = tokenRange(text, d.line, d.column);
+    return { from: r.from, to: r.to, severity: 'error', source: '%%signature', message: d.message };
+  });
+  // the gutter first: its markers follow the diagnostics set after it is in place
+  view.dispatch({
+    effects: [setDiagnostics.of(errors), gutterSlot.reconfigure(errors.length ? lintGutter() : [])]
+  });
+  view.dispatch(setLintDiagnostics(view.state, lint));
+}
 
 // ---------------------------------------------------------------------------------------- kernel comm
 
@@ -244,12 +257,12 @@ function watchSignatureCells(tracker: INotebookTracker): void {
       return;
     }
     if (!/^\s*%%signature\b/.test(text)) {
-      view.dispatch({ effects: setDiagnostics.of([]) });
+      showDiagnostics(view, []);
       return;
     }
     const reply = await channelFor(panel)?.request({ type: 'check_signature', code: text });
     if (reply && cell.model.sharedModel.getSource() === text) {
-      view.dispatch({ effects: setDiagnostics.of((reply.errors ?? []) as Diagnostic[]) });
+      showDiagnostics(view, (reply.errors ?? []) as Diagnostic[]);
     }
   };
   tracker.widgetAdded.connect((_, panel) => {
@@ -277,19 +290,59 @@ function watchSignatureCells(tracker: INotebookTracker): void {
 
 // ---------------------------------------------------------------------------------------- sidebar
 
+const esc = (s: unknown) =>
+  String(s ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+
+/** The theme JupyterLab shows, reported to the kernel so figures built there follow it. */
+function currentTheme(): string {
+  return document.body.dataset.jpThemeLight === 'false' ? 'dark' : 'light';
+}
+
+function startTime(epochSeconds: unknown): string {
+  const n = Number(epochSeconds);
+  if (!Number.isFinite(n) || n <= 0) {
+    return '';
+  }
+  return new Date(n * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** A run's trace, opened beside the notebook (a panel of the main area; the notebook is left as it is). */
+class TracePanel extends Widget {
+  constructor(runId: string, html: string) {
+    super();
+    this.id = `kaizen-trace-${runId.replace(/[^\w-]/g, '_')}`;
+    this.addClass('kz-trace-panel');
+    this.title.label = `Trace ${runId.slice(-6)}`;
+    this.title.caption = `kaizen-lab trace of run ${runId}`;
+    this.title.closable = true;
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', `trace of run ${runId}`);
+    this.node.tabIndex = 0;
+    // the kernel's card: every value in it is HTML-escaped by kaizen_lab.notebook.trace_view
+    this.node.innerHTML = html;
+  }
+}
+
 class KaizenSidebar extends Widget {
-  constructor(private tracker: INotebookTracker) {
+  constructor(
+    private app: JupyterFrontEnd,
+    private tracker: INotebookTracker
+  ) {
     super();
     this.id = 'kaizen-sidebar';
     this.addClass('kz-sidebar');
     this.title.caption = 'Kaizen';
     this.title.label = 'Kaizen';
-    this.node.innerHTML = '<div class="kz-sidebar-empty">Open a notebook and run <code>%load_ext kaizen_lab</code>.</div>';
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', 'Kaizen');
+    this.node.innerHTML =
+      '<p class="kz-sidebar-empty">Open a notebook and run <code>%load_ext kaizen_lab</code> to see its ' +
+      'signatures, agents and runs here.</p>';
   }
 
   async refresh(): Promise<void> {
     const panel = this.tracker.currentWidget;
-    const state = await channelFor(panel)?.request({ type: 'state' });
+    const state = await channelFor(panel)?.request({ type: 'state', theme: currentTheme() });
     if (!state) {
       return;
     }
@@ -297,11 +350,9 @@ class KaizenSidebar extends Widget {
   }
 
   private render(state: any): void {
-    const esc = (s: unknown) =>
-      String(s ?? '').replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
-    const section = (title: string, items: string[]) =>
+    const section = (title: string, items: string[], empty: string) =>
       `<h3 class="kz-sidebar-title">${title}</h3><ul class="kz-sidebar-list" data-kz-section="${title.toLowerCase()}">${
-        items.join('') || '<li class="kz-sidebar-none">none</li>'
+        items.join('') || `<li class="kz-sidebar-none">${empty}</li>`
       }</ul>`;
     const sigs = (state.signatures ?? []).map(
       (s: any) => `<li class="kz-sidebar-signature"><b>${esc(s.name)}</b> <code>${esc(s.text)}</code></li>`
@@ -315,27 +366,47 @@ class KaizenSidebar extends Widget {
       (m: any) =>
         `<li class="kz-sidebar-mcp"><b>${esc(m.name)}</b> (${esc(m.status)}) ${esc((m.tools ?? []).join(', '))}</li>`
     );
-    const runs = (state.runs ?? []).map(
-      (r: any) =>
-        `<li class="kz-sidebar-run" data-run-id="${esc(r.run_id)}" title="open the trace">` +
-        `${esc(r.agent_id)} · ${esc(r.status)} · ${Number(r.duration_ms ?? 0).toFixed(1)} ms</li>`
-    );
+    const icon = (status: string) => (status === 'ok' ? '✓' : status === 'error' ? '✗' : '▶');
+    const runs = (state.runs ?? []).map((r: any) => {
+      const when = startTime(r.started);
+      const input = r.input ? `<span class="kz-run-input">${esc(r.input)}</span>` : '';
+      return (
+        `<li class="kz-sidebar-run-item"><button type="button" class="kz-sidebar-run" data-run-id="${esc(r.run_id)}" ` +
+        `title="open the trace of run ${esc(r.run_id)} beside the notebook">` +
+        `<span class="kz-run-head"><span class="kz-run-status" data-status="${esc(r.status)}" aria-label="${esc(r.status)}">` +
+        `${icon(r.status)}</span> <b>${esc(r.agent_id)}</b> <time class="kz-run-time">${esc(when)}</time>` +
+        `<span class="kz-run-ms">${Number(r.duration_ms ?? 0).toFixed(1)} ms</span></span>${input}</button></li>`
+      );
+    });
     this.node.innerHTML =
-      section('Signatures', sigs) + section('Agents', agents) + section('MCP servers', servers) + section('Runs', runs);
+      section('Signatures', sigs, 'none yet — bind one with %%signature') +
+      section('Agents', agents, 'none yet — create one with %agent') +
+      section('MCP servers', servers, 'none connected') +
+      section('Runs', runs, 'no runs yet — run an agent first');
     this.node.querySelectorAll<HTMLElement>('.kz-sidebar-run').forEach(item => {
       item.onclick = () => void this.openRun(item.dataset.runId ?? '');
     });
   }
 
-  private async openRun(runId: string): Promise<void> {
+  async openRun(runId: string): Promise<void> {
     const panel = this.tracker.currentWidget;
     if (!panel || !runId) {
       return;
     }
-    NotebookActions.insertBelow(panel.content);
-    const cell = panel.content.activeCell;
-    cell?.model.sharedModel.setSource(`%trace ${runId}`);
-    await NotebookActions.run(panel.content, panel.sessionContext);
+    const reply = await channelFor(panel)?.request({ type: 'trace', run_id: runId });
+    if (!reply || typeof reply.html !== 'string') {
+      return;
+    }
+    const id = `kaizen-trace-${runId.replace(/[^\w-]/g, '_')}`;
+    for (const widget of this.app.shell.widgets('main')) {
+      if (widget.id === id) {
+        widget.node.innerHTML = reply.html;
+        this.app.shell.activateById(id);
+        return;
+      }
+    }
+    const trace = new TracePanel(runId, reply.html);
+    this.app.shell.add(trace, 'main', { mode: 'split-right', ref: panel.id, activate: false });
   }
 }
 
@@ -349,7 +420,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker, registry: IEditorExtensionRegistry) => {
     registry.addExtension({
       name: 'jupyterlab-kaizen:signature',
-      factory: () => EditorExtensionRegistry.createImmutableExtension([highlighter, diagnosticsField])
+      factory: () => EditorExtensionRegistry.createImmutableExtension([highlighter, diagnosticsField, gutterSlot.of([])])
     });
     watchSignatureCells(tracker);
     // every notebook's kernel connection accepts the kernel's comm from the start (a connection without the
@@ -359,7 +430,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       panel.sessionContext.kernelChanged.connect(attach);
       attach();
     });
-    const sidebar = new KaizenSidebar(tracker);
+    const sidebar = new KaizenSidebar(app, tracker);
     app.shell.add(sidebar, 'right', { rank: 900 });
     const refresh = () => void sidebar.refresh();
     NotebookActions.executed.connect((_, args) => {
@@ -369,7 +440,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     tracker.currentChanged.connect(refresh);
     window.setInterval(refresh, 5000);
-    (window as any).kaizenLab = { refresh, sidebar };
+    (window as any).kaizenLab = { refresh, sidebar, openRun: (runId: string) => sidebar.openRun(runId) };
   }
 };
 

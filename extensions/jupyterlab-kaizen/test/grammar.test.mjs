@@ -67,3 +67,13 @@ test('offsetOf maps a line and column to a document offset, clamped', () => {
   assert.equal(offsetOf(text, 2, 99), 7);
   assert.equal(offsetOf(text, 9, 0), 8);
 });
+
+test('an error range covers the whole offending token, not one letter', async () => {
+  const { tokenRange } = await import('../lib/grammar.js');
+  const text = '%%signature QA\nquestion: flaot\n->\nanswer: str';
+  const r = tokenRange(text, 2, 10);
+  assert.equal(text.slice(r.from, r.to), 'flaot');
+  const tail = '%%signature QA\nquestion: str ->';
+  const end = tokenRange(tail, 2, 99);  // an error after the last character still marks one character
+  assert.deepEqual([end.to - end.from, end.to], [1, tail.length]);
+});

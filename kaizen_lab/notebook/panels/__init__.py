@@ -7,6 +7,7 @@ from typing import Any
 
 from kaizen_lab.notebook.panels.graph import STATUS_COLORS, graph_figure, live_graph, show_graph, update_graph
 from kaizen_lab.notebook.panels.mcp import mcp_figure
+from kaizen_lab.notebook.panels.optimization import optimization_figure
 from kaizen_lab.notebook.panels.performance import (
     cache_figure,
     compare_figure,
@@ -19,7 +20,7 @@ from kaizen_lab.notebook.panels.performance import (
 
 __all__ = [
     "STATUS_COLORS", "cache_figure", "compare_figure", "graph_figure", "latency_figure", "live_graph", "live_timeline",
-    "mcp_figure", "performance_figure", "show_graph", "timeline_figure", "to_html", "tokens_figure",
+    "mcp_figure", "optimization_figure", "performance_figure", "show_graph", "timeline_figure", "to_html", "tokens_figure",
     "update_graph",
 ]
 

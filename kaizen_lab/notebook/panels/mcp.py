@@ -13,6 +13,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from kaizen_lab.notebook.theme import plotly_template
+
 __all__ = ["SERVER_STATUS_COLORS", "mcp_figure"]
 
 SERVER_STATUS_COLORS = {"up": "#43a047", "connected": "#43a047", "down": "#e53935", "error": "#e53935",
@@ -40,7 +42,7 @@ def mcp_figure(servers: Iterable[Any], agents: Mapping[str, Iterable[str]] | Non
     for agent_id, tools in (agents or {}).items():
         for tool in tools:
             users.setdefault(tool, []).append(agent_id)
-    ids, labels, parents, colours, hover = ["mcp"], ["MCP servers"], [""], ["#ffffff"], ["MCP servers"]
+    ids, labels, parents, colours, hover = ["mcp"], ["MCP servers"], [""], ["rgba(0,0,0,0)"], ["MCP servers"]
     meta: list[dict[str, Any]] = []
     for server in servers:
         name = str(_get(server, "name"))
@@ -86,8 +88,8 @@ def mcp_figure(servers: Iterable[Any], agents: Mapping[str, Iterable[str]] | Non
                                    "used_by": used_by})
         meta.append(entry)
     fig = go.Figure(go.Treemap(ids=ids, labels=labels, parents=parents, marker={"colors": colours},
-                               hovertext=hover, hoverinfo="text", root={"color": "#ffffff"},
+                               hovertext=hover, hoverinfo="text", root={"color": "rgba(0,0,0,0)"},
                                name="mcp"))
-    fig.update_layout(title=title, height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    fig.update_layout(template=plotly_template(), title=title, height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       meta={"servers": meta})
     return fig

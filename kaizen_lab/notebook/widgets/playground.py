@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import typing
+import warnings
 from typing import Any
 
 import ipywidgets as w
@@ -68,7 +69,8 @@ class Playground(w.VBox):
         sig = agent.signature
         self.fields = {f.name: f for f in sig.input_fields}
         self.inputs: dict[str, w.Widget] = {name: field_widget(f) for name, f in self.fields.items()}
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
+        self.run_button = w.Button(description="Run", button_style="primary", icon="play",
+                                   tooltip="Run the agent (Enter in a text field)")
         self.run_button.add_class("kaizen-run")
         self.status = w.HTML("")
         self.error = w.HTML("")
@@ -79,6 +81,11 @@ class Playground(w.VBox):
         self.history: list[dict[str, Any]] = []
         self.last_result: Any = None
         self.run_button.on_click(lambda _b: self.run())
+        for widget in self.inputs.values():
+            if isinstance(widget, w.Text):  # Enter in a one-line field runs the playground
+                with warnings.catch_warnings():  # on_submit is the one hook for Enter; its notice is noise here
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    widget.on_submit(lambda _w: self.run())
         title = w.HTML(f"<b>{html.escape(agent.agent_id)}</b> <code>{html.escape(str(sig))}</code>")
         super().__init__([title, self.error, *self.inputs.values(), w.HBox([self.run_button, self.status]),
                           self.result, self.history_box])
@@ -114,7 +121,7 @@ class Playground(w.VBox):
             values = self.values()
             result = self.agent.execute(**values)
         except KaizenError as exc:
-            self.error.value = (f"<div style='color:#e53935;border:1px solid #e53935;padding:4px'><b>"
+            self.error.value = (f"<div role='alert' style='color:var(--jp-error-color1, #c62828);border:1px solid var(--jp-error-color1, #c62828);padding:4px'><b>"
                                 f"{html.escape(type(exc).__name__)}</b><pre>{html.escape(str(exc))}</pre></div>")
             self.history.append({"inputs": self._safe_values(), "error": str(exc)})
             self.status.value = "failed"
@@ -136,7 +143,7 @@ class Playground(w.VBox):
         items = []
         for i, h in enumerate(reversed(self.history)):
             n = len(self.history) - i
-            what = (f"<span style='color:#e53935'>{html.escape(h['error'][:200])}</span>" if "error" in h
+            what = (f"<span style='color:var(--jp-error-color1, #c62828)'>{html.escape(h['error'][:200])}</span>" if "error" in h
                     else html.escape(json.dumps(h["outputs"], default=str)[:200]))
             items.append(f"<li>#{n} {html.escape(json.dumps(h['inputs'], default=str)[:120])} → {what}</li>")
         self.history_box.value = f"<details><summary>history ({len(self.history)})</summary><ul>" \
