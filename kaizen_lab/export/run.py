@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,9 +16,71 @@ from typing import Any
 from kaizen_lab._cli_inputs import parse_input_pairs
 from kaizen_lab.errors import UserError
 
-__all__ = ["cli_command", "export_command", "load_export", "run_export"]
+__all__ = ["build_exported_agent", "cli_command", "export_command", "exported_main", "load_export", "run_export"]
 
 RUNTIMES = ("local", "async", "distributed")
+
+
+def build_exported_agent(spec: Mapping[str, Any], namespace: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Build an exported agent from its ``_SPEC`` data and the module's globals (the copied definitions).
+
+    ``workflow.py`` calls this; the model is ``KAIZEN_DEFAULT_MODEL``, else ``default_model`` in the
+    ``kaizen.yaml`` beside the file, else the notebook's. Returns ``(agent, signature, workflow)``.
+    """
+    from kaizen_lab._yaml import load_yaml
+    from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.signatures.signature import Signature
+
+    # ``kailash run`` executes the file without __file__; find it on the command line then
+    file = namespace.get("__file__") or next((a for a in sys.argv if a.endswith(".py")), "workflow.py")
+    config_path = Path(file).resolve().parent / "kaizen.yaml"
+    config: Any = {}
+    if config_path.is_file():
+        config = load_yaml(config_path.read_text(encoding="utf-8"), where=str(config_path)) or {}
+        if not isinstance(config, dict):
+            raise UserError(f"{str(config_path)!r} must be a mapping such as 'default_model: test'")
+    model = os.environ.get("KAIZEN_DEFAULT_MODEL") or config.get("default_model") or spec["model"]
+    missing = [name for name in spec["tools"] if not callable(namespace.get(name))]
+    if missing:
+        raise UserError(f"the export's tool(s) {missing} are not defined in workflow.py; export the notebook again")
+    signature = Signature.parse(spec["signature"], namespace, instructions=spec["signature_instructions"])
+    agent = Agent(spec["agent_id"], signature, model=model, instructions=spec["instructions"],
+                  tools=[namespace[name] for name in spec["tools"]], **spec["options"])
+    if spec["mcp_servers"]:
+        agent.connect_to_mcp_servers(list(spec["mcp_servers"]))
+    return agent, signature, agent.to_workflow().build()
+
+
+def exported_main(agent: Any, argv: Sequence[str] | None = None) -> int:
+    """``python workflow.py --FIELD VALUE ... [--json]``: run the exported agent once and print its outputs."""
+    from kaizen_lab.errors import KaizenError
+
+    parser = argparse.ArgumentParser(description="Run the exported kaizen-lab agent (see README.md).")
+    for f in agent.signature.input_fields:
+        help_text = f.description or f.type_text
+        parser.add_argument("--" + f.name, required=f.required, help=help_text.replace("%", "%%"))
+    parser.add_argument("--json", action="store_true", help="print the outputs as JSON")
+    args = parser.parse_args(argv)
+    inputs = {f.name: _value(getattr(args, f.name)) if f.annotation is not str else getattr(args, f.name)
+              for f in agent.signature.input_fields if getattr(args, f.name) is not None}
+    try:
+        result = agent.run_workflow(**inputs)
+    except KaizenError as exc:
+        print(f"{agent.agent_id}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result.to_dict()["outputs"]))
+    else:
+        for name, value in result.items():
+            print(f"{name}: {value}")
+    return 0
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def load_export(out: str | Path) -> ModuleType:
@@ -89,6 +152,5 @@ def export_command(argv: Sequence[str]) -> int:
     parser.add_argument("--force", action="store_true", help="replace an existing folder")
     args = parser.parse_args(list(argv))
     result = export_notebook(args.notebook, args.out, agent_id=args.agent, force=args.force)
-    print(f"exported agent {result.agent_id!r} to {result.out} ({', '.join(result.files)}); "
-          f"left out cells {result.skipped_cells or 'none'}")
+    print(result.report())
     return 0

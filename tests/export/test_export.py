@@ -48,7 +48,14 @@ def test_round_trip_python_and_kailash_run_match_the_notebook(tmp_path: Path) ->
     expected = notebook_output(nb)
     result = export_notebook(nb, tmp_path / "out")
     assert result.files == ["README.md", "kaizen.yaml", "workflow.json", "workflow.py"]
-    assert result.skipped_cells == [4, 5]  # the run-and-print cell and the display cell are left out
+    # cells are numbered as the notebook shows them: the markdown cell is cell 1
+    assert [(c.number, c.reason) for c in result.left_out] == [
+        (1, "markdown cell, not code"),
+        (2, "defines Agent, json, which the agent does not use"),
+        (5, "runs or displays (result = qa.execute(question='hello'))"),
+        (6, "runs or displays (qa.signature)"),
+    ]
+    assert result.skipped_cells == [1, 2, 5, 6]
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "workflow.py", "--question", "hello", "--json"], cwd=out,
                           capture_output=True, text=True, timeout=120)
@@ -68,7 +75,9 @@ def test_round_trip_python_and_kailash_run_match_the_notebook(tmp_path: Path) ->
 def test_export_keeps_only_what_the_tools_need(tmp_path: Path) -> None:
     export_cells(API_CELLS, tmp_path / "out")
     module = (tmp_path / "out" / "workflow.py").read_text()
-    assert "def shout" in module and "SUFFIX = '!'" in module
+    # copied byte for byte, quotes and docstring as written
+    assert 'SUFFIX = "!"' in module
+    assert 'def shout(text: str) -> str:\n    """Shout a text."""\n    return text.upper() + SUFFIX' in module
     assert "qa.execute" not in module and "print(json.dumps(result.data))" not in module
 
 
@@ -129,16 +138,26 @@ def test_model_object_is_refused(tmp_path: Path) -> None:
         export_cells(cells, tmp_path / "out")
 
 
-def test_secrets_never_reach_exported_files(tmp_path: Path) -> None:
+def test_a_secret_in_copied_code_refuses_the_export_with_cell_and_line(tmp_path: Path) -> None:
     key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
     cells = ["from kaizen_lab.agents import Agent",
-             f'TOKEN = "{key}"\n\ndef call(q: str) -> str:\n    """Call a service."""\n    return TOKEN[:2]',
+             f'import os\nTOKEN = "{key}"\n\ndef call(q: str) -> str:\n    """Call a service."""\n    return TOKEN[:2]',
              'qa = Agent("qa", "question -> answer", model="openai:gpt-4o-mini", tools=[call])']
+    with pytest.raises(UserError, match=r"cell 2, line 2: a string holding a credential looks like a secret; "
+                                        r"read it from an environment variable instead, os\.environ\[") as caught:
+        export_cells(cells, tmp_path / "out")
+    assert key not in str(caught.value)
+    assert not (tmp_path / "out").exists()
+    cells[1] = 'import os\nTOKEN = os.environ["SERVICE_TOKEN"]\n\ndef call(q: str) -> str:\n    return TOKEN[:2]'
     export_cells(cells, tmp_path / "out")
-    for path in (tmp_path / "out").iterdir():
-        assert key not in path.read_text(), path.name
-    config = (tmp_path / "out" / "kaizen.yaml").read_text()
-    assert "api_key_env: OPENAI_API_KEY" in config
+    assert "api_key_env: OPENAI_API_KEY" in (tmp_path / "out" / "kaizen.yaml").read_text()
+
+
+def test_a_password_stored_under_a_secret_name_refuses_the_export(tmp_path: Path) -> None:
+    cells = ['DB = {"user": "me", "password": "hunter2"}\n\ndef look(q: str) -> str:\n    return DB["user"]',
+             'from kaizen_lab.agents import Agent\nqa = Agent("qa", "question -> answer", model="test", tools=[look])']
+    with pytest.raises(UserError, match=r"cell 1, line 1: the text stored in 'password' looks like a secret"):
+        export_cells(cells, tmp_path / "out")
 
 
 def test_magic_cells_are_understood() -> None:
@@ -160,7 +179,8 @@ def test_cli_export_reports_what_it_wrote(tmp_path: Path) -> None:
     proc = subprocess.run([str(BIN / "kaizen-lab"), "export", str(nb), "-o", str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=120, env={**os.environ})
     assert proc.returncode == 0, proc.stderr
-    assert "exported agent 'qa'" in proc.stdout and "left out cells [4, 5]" in proc.stdout
+    assert "exported agent 'qa'" in proc.stdout
+    assert "left out 4 cell(s):\n  cell 1: markdown cell, not code\n  cell 2: defines Agent, json" in proc.stdout
 
 
 def test_mcp_servers_are_reconnected_by_the_exported_module(tmp_path: Path) -> None:
@@ -168,5 +188,5 @@ def test_mcp_servers_are_reconnected_by_the_exported_module(tmp_path: Path) -> N
              '%agent qa QA --model test --mcp "python examples/mcp_servers/calc_notes.py"']
     export_cells(cells, tmp_path / "out")
     module = (tmp_path / "out" / "workflow.py").read_text()
-    assert "agent.connect_to_mcp_servers(['python examples/mcp_servers/calc_notes.py'])" in module
+    assert "'mcp_servers': ['python examples/mcp_servers/calc_notes.py']" in module
     assert "mcp_servers:\n- python examples/mcp_servers/calc_notes.py" in (tmp_path / "out" / "kaizen.yaml").read_text()
