@@ -285,8 +285,11 @@ def _python_cell(source: str, index: int, plan: ExportPlan) -> None:
     for stmt in tree.body:
         kept |= _statement(stmt, index, plan, lines, python_lines)
     if not kept and index not in plan.notes:
-        first = ast.unparse(tree.body[0]).splitlines()[0][:50] if tree.body else ""
-        plan.notes[index] = f"runs or displays ({first})" if first else "empty"
+        if tree.body:
+            plan.notes[index] = f"runs or displays ({ast.unparse(tree.body[0]).splitlines()[0][:50]})"
+        else:
+            magic = next((line.strip() for line in lines if line.strip()), "")
+            plan.notes[index] = f"magic or shell lines only ({magic[:50]})"
 
 
 def _source_of(stmt: ast.stmt, lines: list[str], python_lines: list[str], cell: int,

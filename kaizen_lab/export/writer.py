@@ -31,7 +31,14 @@ from typing import Any
 from kaizen_lab.errors import KaizenError, UserError
 from kaizen_lab.export._cells import LeftOutCell, NotebookCell, read_notebook_cells
 from kaizen_lab.export._secrets import secrets_in_code, secrets_in_text
-from kaizen_lab.export.analyze import AgentDef, Definition, ExportPlan, NameCollector, analyze_cells, check_agent
+from kaizen_lab.export.analyze import (
+    AgentDef,
+    Definition,
+    ExportPlan,
+    NameCollector,
+    analyze_cells,
+    check_agent,
+)
 
 __all__ = ["ExportResult", "export_cells", "export_notebook", "read_notebook_cells"]
 

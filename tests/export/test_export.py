@@ -190,3 +190,39 @@ def test_mcp_servers_are_reconnected_by_the_exported_module(tmp_path: Path) -> N
     module = (tmp_path / "out" / "workflow.py").read_text()
     assert "'mcp_servers': ['python examples/mcp_servers/calc_notes.py']" in module
     assert "mcp_servers:\n- python examples/mcp_servers/calc_notes.py" in (tmp_path / "out" / "kaizen.yaml").read_text()
+
+
+SIGNER = '''import hashlib
+import os
+
+
+def sign(question: str) -> str:
+    """Sign a question (ordinary code that mentions secret-sounding words)."""
+    token = question.upper
+    headers = {"Authorization": "Bearer " + os.environ.get("SERVICE_TOKEN", "none")}
+    password = os.environ.get("SERVICE_PASSWORD", "")  # the password comes from the environment
+    digest = hashlib.sha256(question.encode()).hexdigest()
+    empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # sha256 of ''
+    return f"{token()}|{headers['Authorization'][:6]}|{len(password)}|{digest == empty}|{digest[:8]}"
+'''
+
+
+def test_tool_code_mentioning_token_authorization_password_and_a_digest_is_copied_and_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cells = [SIGNER, 'from kaizen_lab.agents import Agent\nqa = Agent("qa", "question -> answer", model="test", '
+                     'tools=[sign])']
+    export_cells(cells, tmp_path / "out")
+    module_text = (tmp_path / "out" / "workflow.py").read_text()
+    assert SIGNER.split("\n\n\n")[1].rstrip("\n") in module_text  # the function, byte for byte
+    assert "[REDACTED]" not in module_text
+    notebook: dict = {}
+    exec(SIGNER, notebook)
+    monkeypatch.chdir(tmp_path)
+    from kaizen_lab.export import load_export
+
+    module = load_export(tmp_path / "out")
+    assert module.sign("") == notebook["sign"]("") == "|Bearer|0|True|e3b0c442"
+    result = module.agent.run_workflow(question="abc")  # the test model calls every tool once
+    assert result["answer"] == "test answer"
+    calls = [(e.tool, e.error, e.result_preview) for e in result.events if e.kind == "tool_called"]
+    assert calls == [("sign", None, notebook["sign"]("test question"))]  # the test model's argument
