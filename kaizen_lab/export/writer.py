@@ -286,7 +286,7 @@ def _readme(agent: AgentDef, signature_text: str, model: str, source_name: str,
     key_env = _model_env(model)
     lines = [f"# Agent {_code_span(agent.agent_id)}", "",
              f"Exported from {_code_span(source_name)} by kaizen-lab.", "",
-             "## Signature", "", *_fenced(signature_text), "",
+             "## Signature", "", *_fenced(signature_text, "text"), "",
              "## Run it", "",
              *_fenced(f'python workflow.py --{first} "..." --json\n'
                       f'kaizen-lab run . --input {first}="..."\n'

@@ -393,7 +393,7 @@ class KaizenMagics(Magics):
     def _export(self, words: list[str]) -> Any:
         import argparse
 
-        from kaizen_lab.export import export_cells
+        from kaizen_lab.export import NotebookCell, export_cells
 
         parser = argparse.ArgumentParser(prog="%kaizen export", add_help=False, exit_on_error=False)
         parser.add_argument("out")
@@ -406,13 +406,15 @@ class KaizenMagics(Magics):
         # the raw sources of the cells run so far (In holds them translated from magics), not this one
         history = getattr(self.shell, "history_manager", None)
         raw = list(getattr(history, "input_hist_raw", []) or self.ns.get("In", []))
-        cells = [c for c in raw[1:-1] if c.strip()]
+        # numbered by execution count, as the notebook shows them beside each cell
+        cells = [NotebookCell(c, "code", n, f"In [{n}]") for n, c in enumerate(raw[:-1]) if n and c.strip()]
         try:
             result = export_cells(cells, args.out, agent_id=args.agent, force=args.force, source_name="this notebook")
         except KaizenError as exc:
             return self._fail(exc)
         rows = [("agent", result.agent_id), ("folder", str(result.out)), ("files", ", ".join(result.files)),
-                ("run it", f"kaizen-lab run {result.out} --input ...")]
+                ("run it", f"kaizen-lab run {result.out} --input ..."),
+                ("left out", "; ".join(map(str, result.left_out)) or "none")]
         return _Table("exported", rows, ("", ""))
 
     # -- %trace -------------------------------------------------------------------------------------------

@@ -226,3 +226,47 @@ def test_tool_code_mentioning_token_authorization_password_and_a_digest_is_copie
     assert result["answer"] == "test answer"
     calls = [(e.tool, e.error, e.result_preview) for e in result.events if e.kind == "tool_called"]
     assert calls == [("sign", None, notebook["sign"]("test question"))]  # the test model's argument
+
+
+def test_readme_is_markdown_with_headings_and_lists_exactly_the_left_out_cells(tmp_path: Path) -> None:
+    import mistune
+
+    cells = ["%load_ext kaizen_lab",
+             '%%signature QA --instructions "Be brief."\nquestion: str  # the question\n->\nanswer: str  # short',
+             "def unused(x: int) -> int:\n    return x",
+             "%agent qa QA --model test",
+             '%agent run qa question="hi"']
+    nb = nbformat.v4.new_notebook(cells=[new_markdown_cell("# Intro"), new_code_cell(cells[0]),
+                                         new_markdown_cell("Define the signature:"), new_code_cell(cells[1]),
+                                         new_code_cell(cells[2]), nbformat.v4.new_raw_cell("raw"),
+                                         new_code_cell(cells[3], execution_count=4), new_code_cell(cells[4])])
+    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
+    result = export_notebook(tmp_path / "nb.ipynb", tmp_path / "out")
+    expected = [(1, "cell 1", "markdown cell, not code"),
+                (2, "cell 2", "magic or shell lines only (%load_ext kaizen_lab)"),
+                (3, "cell 3", "markdown cell, not code"),
+                (5, "cell 5", "defines unused, which the agent does not use"),
+                (6, "cell 6", "raw cell, not code"),
+                (8, "cell 8", "magic or shell lines only (%agent run qa question=\"hi\")")]
+    assert [(c.number, c.label, c.reason) for c in result.left_out] == expected
+    readme = (tmp_path / "out" / "README.md").read_text()
+    tokens = mistune.create_markdown(renderer=None)(readme)
+    headings = [t["children"][0]["raw"] for t in tokens if t["type"] == "heading"]
+    assert headings == ["Agent ", "Signature", "Run it", "Files", "Left out of the export"]
+    assert [t["attrs"]["info"] for t in tokens if t["type"] == "block_code"] == ["text", "bash"]
+    signature_block = next(t["raw"] for t in tokens if t["type"] == "block_code")
+    assert signature_block == "question: str  # the question\n->\nanswer: str  # short\n"
+    left = [t for t in tokens if t["type"] == "list"][-1]
+    items = ["".join(c.get("raw", "") for c in item["children"][0]["children"]) for item in left["children"]]
+    assert items == [f"{label}: {reason}" for _, label, reason in expected]
+    assert not any(line.startswith("    ") for line in readme.splitlines())
+
+
+def test_cells_are_labelled_with_their_execution_count_when_the_notebook_has_one(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[new_markdown_cell("x"), new_code_cell("1 + 1", execution_count=7),
+                                         new_code_cell('from kaizen_lab.agents import Agent\nqa = Agent("qa", "q -> a")',
+                                                       execution_count=8)])
+    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
+    result = export_notebook(tmp_path / "nb.ipynb", tmp_path / "out")
+    assert [str(c) for c in result.left_out] == ["cell 1: markdown cell, not code",
+                                                 "cell 2 (In [7]): runs or displays (1 + 1)"]

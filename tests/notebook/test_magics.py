@@ -181,6 +181,8 @@ def test_kaizen_export_writes_a_runnable_workflow_from_the_cells_run_so_far(ip: 
     run('%agent run qa question="hi" -q')
     table = run(f"%kaizen export {tmp_path / 'out'}")
     assert "qa" in repr(table) and "workflow.py" in repr(table)
+    count = ip.execution_count - 2  # the %agent run cell, numbered as the notebook shows it
+    assert f"left out | In [{count}]: magic or shell lines only (%agent run qa" in repr(table)
     assert run_export(tmp_path / "out", {"question": "hi"}) == {"answer": "test answer"}
     _, refused = failing(ip, f"%kaizen export {tmp_path / 'out'}")
     assert "--force" in refused.data["text/plain"]
