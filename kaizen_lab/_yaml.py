@@ -10,6 +10,7 @@ that Python refuses to convert (more than 4,300 digits) become the same typed er
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kaizen_lab.errors import ConfigError
@@ -29,6 +30,8 @@ def load_yaml(text: str, *, where: str = "the YAML text", max_bytes: int = MAX_B
     if len(text) > max_bytes:
         raise ConfigError(f"{where} is {len(text):,} characters long, over the {max_bytes:,} limit; "
                           "split it or keep large data in a separate file")
+    if _bracket_depth(text) > max_depth:
+        raise ConfigError(f"{where} nests deeper than {max_depth} levels; flatten it")
     loader = _limited_loader_class()(text)
     loader.limits = (where, max_depth, max_nodes)
     try:
@@ -39,13 +42,33 @@ def load_yaml(text: str, *, where: str = "the YAML text", max_bytes: int = MAX_B
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ConfigError(f"invalid YAML in {where}{at}: {problem}") from None
     except ValueError as exc:  # int('9' * 5000): Python's digit limit
-        raise ConfigError(f"invalid value in {where}: {exc}; write very long numbers as quoted strings") from None
+        reason = "a number has more than 4,300 digits" if "digits" in str(exc) else str(exc).split(";")[0]
+        raise ConfigError(f"invalid value in {where}: {reason}; write very long numbers as quoted text") from None
     except RecursionError:
         raise ConfigError(f"{where} nests too deeply; keep it under {max_depth} levels") from None
     finally:
         loader.dispose()
 
 
+def _bracket_depth(text: str) -> int:
+    """The deepest ``[``/``{`` nesting, counting every bracket (quoted or not).
+
+    PyYAML's scanner is quadratic in the number of open flow collections (each keeps a possible simple key
+    that is re-checked on every token), so 2,000 ``[`` take seconds before the composer sees any depth. This
+    linear pre-check refuses such text first; it may over-count brackets inside quoted text, which matters
+    only for text holding more than ``MAX_DEPTH`` unclosed brackets.
+    """
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
 _LOADER: type | None = None
 
 

@@ -352,6 +352,9 @@ def _read_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {str(path)!r}: {exc.strerror}", value=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration file {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as "
+                          "UTF-8", value=str(path)) from None
     if path.suffix == ".json":
         return _parse_json(text, str(path))
     return _parse_text(text, str(path))
@@ -359,28 +362,39 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 def _parse_json(text: str, where: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = _json_loads(text, where)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON in {where} at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                           value=text) from None
     return _as_mapping(data, where)
 
 
+def _json_loads(text: str, where: str) -> Any:
+    """``json.loads`` with the YAML loader's limits: size, nesting depth and Python's digit limit."""
+    from kaizen_lab._yaml import MAX_BYTES, MAX_DEPTH, _bracket_depth
+
+    if len(text) > MAX_BYTES:
+        raise ConfigError(f"{where} is {len(text):,} characters long, over the {MAX_BYTES:,} limit")
+    if _bracket_depth(text) > MAX_DEPTH:
+        raise ConfigError(f"{where} nests deeper than {MAX_DEPTH} levels; flatten it")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:  # int('9' * 5000): Python's digit limit
+        reason = "a number has more than 4,300 digits" if "digits" in str(exc) else "it nests too deeply"
+        raise ConfigError(f"invalid value in {where}: {reason}; write very long numbers as quoted text") from None
+
+
 def _parse_text(text: str, where: str) -> dict[str, Any]:
     if text.lstrip().startswith(("{", "[")):
         try:
-            return _as_mapping(json.loads(text), where)
+            return _as_mapping(_json_loads(text, where), where)
         except json.JSONDecodeError:
             pass  # YAML flow style is a superset of JSON: let the YAML parser report the position
-    import yaml
+    from kaizen_lab._yaml import load_yaml
 
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"invalid YAML in {where}{at}: {problem}", value=text) from None
+    data = load_yaml(text, where=where)  # limited: size, depth and alias expansion
     if data is None:
         return {}
     return _as_mapping(data, where)
@@ -465,11 +479,11 @@ def _env_value(raw: str, annotation: Any) -> Any:
 
 
 def _parse_env_structure(raw: str) -> Any:
-    import yaml
+    from kaizen_lab._yaml import load_yaml
 
     try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
+        return load_yaml(raw, where="an environment variable")
+    except ConfigError:
         return raw
 
 

@@ -274,12 +274,15 @@ def _python_cell(source: str, index: int, plan: ExportPlan) -> None:
             tree = ast.parse("".join(python_lines))
         except SyntaxError as exc:
             plan.notes[index] = f"does not parse as Python ({exc.msg}, line {exc.lineno})"
+            plan.problem(index, plan.notes[index], always=False)
             return
         except (RecursionError, MemoryError, ValueError):
             plan.notes[index] = "does not parse as Python (too deeply nested)"
+            plan.problem(index, plan.notes[index], always=False)
             return
     except (RecursionError, MemoryError, ValueError):
         plan.notes[index] = "does not parse as Python (too deeply nested)"
+        plan.problem(index, plan.notes[index], always=False)
         return
     kept = False
     for stmt in tree.body:
@@ -367,9 +370,10 @@ def _is_static(node: ast.AST) -> bool:
 def check_agent(plan: ExportPlan, agent_id: str | None) -> AgentDef:
     """The agent to export (the last defined when ``agent_id`` is None), or a UserError naming the choices."""
     if not plan.agents:
-        found = "; ".join(map(str, plan.problems))
+        if plan.problems:
+            raise UserError("cannot export: " + "; ".join(map(str, plan.problems)))
         raise UserError("the notebook defines no agent (use %agent NAME SIGNATURE or Agent('id', 'q -> a')); "
-                        f"nothing to export{f' — problems found: {found}' if found else ''}")
+                        "nothing to export")
     if agent_id is None:
         return list(plan.agents.values())[-1]
     if agent_id not in plan.agents:
