@@ -172,6 +172,10 @@ def diagnose(piece: Piece, text: str, exc: SyntaxError) -> SignatureError:
                 return error(f"missing type after ':' for field {head!r}", piece, piece.col + pos + 1, text)
             problem = _expr_problem(annotation)
             if problem is not None:
+                empty = _EMPTY_SUBSCRIPT.search(annotation)
+                if empty is not None:
+                    col = pos + 1 + empty.start(2)
+                    return error(_needs_inside(empty.group(1)), piece, piece.col + col, text)
                 col = pos + 1 + len(annotation) - len(annotation.lstrip()) + problem
                 return error(f"invalid type for field {head!r}", piece, piece.col + col, text)
             default_at = pos + eq if eq >= 0 else -1
@@ -189,6 +193,20 @@ def diagnose(piece: Piece, text: str, exc: SyntaxError) -> SignatureError:
     col = max(0, min((exc.offset or 1) - 1 - len(PREFIX), len(side)))
     return error("invalid syntax; write fields as 'name: type = default', separated by ','", piece,
                   piece.col + col, text)
+
+
+_EMPTY_SUBSCRIPT = re.compile(r"([A-Za-z_][\w.]*)\s*(\[)\s*\]")
+_EXAMPLES = {"Literal": "Literal needs values, e.g. Literal['yes', 'no']",
+             "Optional": "Optional needs a type, e.g. Optional[int]",
+             "Union": "Union needs types, e.g. Union[int, str]",
+             "dict": "dict[...] needs a key and a value type, e.g. dict[str, int]",
+             "tuple": "tuple[...] needs types, e.g. tuple[int, str] or tuple[int, ...]"}
+
+
+def _needs_inside(name: str) -> str:
+    """What an empty ``name[]`` is missing, with an example."""
+    short = name.rsplit(".", 1)[-1]
+    return _EXAMPLES.get(short, f"{name}[...] needs a type inside the brackets, e.g. {name}[str]")
 
 
 def _top_level_eq(segment: str) -> int:

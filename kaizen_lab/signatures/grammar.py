@@ -20,6 +20,7 @@ Every failure is a ``SignatureError`` with the line, the column and a caret line
 from __future__ import annotations
 
 import ast
+import cmath
 import copy
 import datetime
 import decimal
@@ -370,6 +371,11 @@ def _fields_of(fn: ast.stmt, piece: Piece, role: str, source: str, text: str) ->
                 raise error("a default must be a literal (a number, string, list, dict, tuple, True, False "
                              "or None)", piece, piece.col + char_col(source, default_node.col_offset),
                              text) from None
+            if not _finite(default):
+                written = ast.get_source_segment(source, default_node) or repr(default)
+                raise error(f"default {written} is not finite (it would read back as {default!r}); "
+                            "use a finite value", piece, piece.col + char_col(source, default_node.col_offset),
+                            text)
         type_node = arg.annotation
         if type_node is None:
             type_text = "str"
@@ -380,6 +386,17 @@ def _fields_of(fn: ast.stmt, piece: Piece, role: str, source: str, text: str) ->
         fields.append(_RawField(arg.arg, role, type_node, type_text, default, default_node, piece.comment,
                                 piece, col))
     return fields
+
+
+def _finite(value: Any) -> bool:
+    """No inf/nan anywhere in a literal default (they print back as names that do not parse)."""
+    if isinstance(value, float | complex):
+        return cmath.isfinite(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(k) and _finite(v) for k, v in value.items())
+    return True
 
 
 def _check_names(fields: tuple[_RawField, ...], text: str) -> None:
@@ -456,6 +473,9 @@ class _Resolver:
                 raise self.fail("quoted types are not supported; write the type without quotes", n)
             raise self.fail(f"not a type: {ast.unparse(n)!r}", n)
         if isinstance(n, ast.Attribute):
+            if n.attr.startswith("_"):
+                raise self.fail(f"{ast.unparse(n)!r} is not a type; private and dunder attributes cannot be "
+                                "field types", n)
             base = self.walk(n.value)
             try:
                 value = getattr(base, n.attr)

@@ -467,7 +467,13 @@ def _build_model(fields: Sequence[FieldSpec], name: str) -> Any:
 
 
 def _schema(model: Any, fields: Sequence[FieldSpec]) -> dict[str, Any]:
-    schema = model.model_json_schema()
+    try:
+        schema = model.model_json_schema()
+    except Exception as exc:  # noqa: BLE001 - pydantic raises several types for a type it cannot describe
+        types = ", ".join(f"{f.name}: {f.type_text}" for f in fields)
+        raise SignatureError(f"cannot describe the fields ({types}) as JSON Schema: {str(exc).splitlines()[0]}; "
+                             "use str, int, float, bool, list[...], dict[...], Literal[...] or a pydantic model "
+                             "as field types") from None
     schema.setdefault("required", [f.name for f in fields if f.required])
     schema["additionalProperties"] = False
     return schema
