@@ -69,15 +69,17 @@ class Agent:
         self._cache_spec = cache
         self.tools = ToolSet(tools)
         self.memory: StateManager | None = (StateManager() if memory is True else memory or None)
-        if max_retries < 0:
-            raise UserError(f"max_retries must be 0 or more, got {max_retries}")
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.model_timeout = model_timeout
-        self.max_tool_steps = max_tool_steps
+        from kaizen_lab.agents._options import check_count, check_seconds, check_settings
+
+        for name, value in (("memory", memory), ("cache", cache)):
+            if isinstance(value, str | int | float | bytes) and not isinstance(value, bool):
+                raise UserError(f"{name} must be True/False or a {name} object, got {value!r}")
+        self.max_retries = check_count("max_retries", max_retries)
+        self.timeout = check_seconds("timeout", timeout)
+        self.model_timeout = check_seconds("model_timeout", model_timeout)
+        self.max_tool_steps = check_count("max_tool_steps", max_tool_steps)
         self.adapter = get_adapter(adapter)
-        self.settings = settings if isinstance(settings, ModelSettings) or settings is None \
-            else ModelSettings(**dict(settings))
+        self.settings: ModelSettings | None = check_settings(settings)
         self.mcp_connections: list[Any] = []
         #: default ``concurrency`` of ``batch``/``abatch`` (tuned by the resource optimizer)
         self.batch_concurrency = 8
@@ -136,6 +138,10 @@ class Agent:
     async def arun(self, inputs: Mapping[str, Any], *, session: str | None = None, run_id: str | None = None,
                    parent_run_id: str | None = None) -> ExecutionResult:
         """Like ``aexecute`` but with inputs as a dict, and the run's ids (patterns nest runs this way)."""
+        if not isinstance(inputs, Mapping):
+            first = self.signature.input_names[0] if self.signature.input_names else "question"
+            raise UserError(f"run() takes the inputs as a dict, e.g. agent.run({{{first!r}: ...}}), or use "
+                            f"agent.execute({first}=...); got {type(inputs).__name__}")
         return await run_agent(self, dict(inputs), session=session, run_id=run_id, parent_run_id=parent_run_id)
 
     def run(self, inputs: Mapping[str, Any], *, session: str | None = None, run_id: str | None = None,
