@@ -115,6 +115,27 @@ def step_parse(state: RunState, signature: Signature, adapter: Adapter, text: st
     return data
 
 
+#: answers longer than this are parsed on a worker thread when the run has a timeout, so the timeout
+#: can end the run while a (custom) adapter is still busy; the built-in adapters are linear anyway
+_PARSE_IN_THREAD = 20_000
+
+
+async def step_parse_async(state: RunState, agent: Agent, text: str) -> dict[str, Any]:
+    """``step_parse``, on a worker thread for a long answer under a timeout (events stay on the loop)."""
+    signature, adapter = agent.signature, agent.adapter
+    if not agent.timeout or len(text) <= _PARSE_IN_THREAD:
+        return step_parse(state, signature, adapter, text)
+    t0 = _perf()
+    state.record(ev.StepStarted(run_id=state.run_id, step="parse"))
+    try:
+        data = await asyncio.to_thread(adapter.parse, signature, text)
+    except OutputParseError as exc:
+        state.finish_step("parse", t0, status="error", inputs={"text": text}, error=exc.reason)
+        raise
+    state.finish_step("parse", t0, inputs={"text": text}, outputs=data)
+    return data
+
+
 def step_validate_outputs(state: RunState, signature: Signature, outputs: Mapping[str, Any]) -> dict[str, Any]:
     t0 = _perf()
     state.record(ev.StepStarted(run_id=state.run_id, step="validate_outputs"))
@@ -248,7 +269,7 @@ async def model_phase(state: RunState, agent: Agent, inputs: Mapping[str, Any],
     while True:
         response, messages = await call_model(state, agent, messages, attempt)
         try:
-            return step_parse(state, signature, agent.adapter, response.text), response.text
+            return await step_parse_async(state, agent, response.text), response.text
         except OutputParseError as exc:
             state.partial["raw_output"] = response.text
             if attempt > agent.max_retries:

@@ -19,7 +19,6 @@ from kaizen_lab.signatures.signature import Signature
 __all__ = ["Adapter", "FieldMarkerAdapter", "JSONAdapter", "get_adapter", "value_text"]
 
 DEFAULT_INSTRUCTIONS = "Given the input fields, produce the output fields."
-_FENCE = re.compile(r"```(?:json|JSON)?\s*(\{.*?\})\s*```", re.S)
 
 
 class Adapter(Protocol):
@@ -133,7 +132,7 @@ class FieldMarkerAdapter(JSONAdapter):
             field = signature.fields.get(name)
             if field is not None and field.annotation is not str:
                 try:
-                    data[name] = json.loads(raw)
+                    data[name] = _loads(raw)
                     continue
                 except ValueError:
                     pass
@@ -161,34 +160,73 @@ def _check_and_validate(signature: Signature, data: Any, text: str) -> dict[str,
         raise OutputParseError(exc.reason, raw_output=text, expected=signature.output_names, parsed=data) from None
 
 
+#: at most this many places in one answer are tried as the start of a JSON object (keeps parsing linear)
+_MAX_ATTEMPTS = 32
+_OBJECT_START = re.compile(r'\{\s*["}]')
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` where a nesting too deep for Python counts as not JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _fenced_blocks(text: str) -> list[str]:
+    """The bodies of ```-fenced blocks, found with ``str.find`` (a lazy regex is quadratic on unclosed fences)."""
+    blocks: list[str] = []
+    at = text.find("```")
+    while at >= 0 and len(blocks) < _MAX_ATTEMPTS:
+        close = text.find("```", at + 3)
+        if close < 0:
+            break
+        body = text[at + 3:close]
+        if body[:4].lower() == "json":
+            body = body[4:]
+        blocks.append(body.strip())
+        at = text.find("```", close + 3)
+    return blocks
+
+
 def _find_json_object(text: str, expected: Sequence[str] = ()) -> Any:
     """The answer's JSON object: the whole text, a fenced block, or the first object embedded in prose that
-    holds an expected key (else the first object found)."""
+    holds an expected key (else the first object found).
+
+    Linear in the length of ``text``: the whole text and each fenced block are decoded once, and at most
+    ``_MAX_ATTEMPTS`` places that look like an object start (``{"`` or ``{}``) are tried in prose; a failed
+    attempt costs one pass, so a malformed answer (200,000 ``{``) is rejected in milliseconds.
+    """
     stripped = text.strip()
     if stripped.startswith("{"):
         try:
-            return json.loads(stripped)
+            return _loads(stripped)
         except ValueError:
             pass
-    for fenced in _FENCE.finditer(text):
-        try:
-            return json.loads(fenced.group(1))
-        except ValueError:
-            continue
+    for block in _fenced_blocks(text)[:_MAX_ATTEMPTS]:
+        if block.startswith("{"):
+            try:
+                return _loads(block)
+            except ValueError:
+                continue
     decoder = json.JSONDecoder()
     first = None
-    index = text.find("{")
-    while index >= 0:
+    position = 0
+    for _ in range(_MAX_ATTEMPTS):
+        match = _OBJECT_START.search(text, position)
+        if match is None:
+            break
+        index = match.start()
         try:
             value, end = decoder.raw_decode(text, index)
-        except ValueError:
-            index = text.find("{", index + 1)
+        except (ValueError, RecursionError):
+            position = index + 1
             continue
         if isinstance(value, dict):
             if not expected or any(key in value for key in expected):
                 return value
             first = value if first is None else first
-        index = text.find("{", end)
+        position = end
     return first
 
 
