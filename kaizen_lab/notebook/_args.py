@@ -64,6 +64,9 @@ def split_line(line: str, namespace: Mapping[str, Any], *, value_flags: tuple[st
             except NameError as exc:
                 raise UserError(f"the value of {key!r} names an unknown variable ({exc}); quote text, "
                                 f'e.g. {key}="{expr}"') from exc
+            except Exception as exc:  # noqa: BLE001 - the user's expression may raise anything (1/0, d["k"])
+                raise UserError(f"the value of {key!r} failed: {type(exc).__name__}: {exc}; fix the expression "
+                                f'or quote text, e.g. {key}="some text"') from exc
         else:
             positionals.append(_unquote(tok))
         i += 1

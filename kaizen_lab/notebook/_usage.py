@@ -55,3 +55,5 @@ def parse_args(magic: Any, argstring: str, name: str) -> Any:
             hint = did_you_mean(word, options) or f" (options: {', '.join(o for o in options if o[:2] == '--')})"
             raise UserError(f"{name} has no option {word!r}{hint}; {name} --help lists them") from None
         raise UserError(f"{name}: {message}; {name} --help shows the usage") from None
+    except ValueError as exc:  # shlex: "No closing quotation"
+        raise UserError(f"{name}: cannot split the line ({str(exc).lower()}); close every quote") from None

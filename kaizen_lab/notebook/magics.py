@@ -293,14 +293,11 @@ class KaizenMagics(Magics):
         return self._make(name, signature, model=args.model, tools=tools, mcp=args.mcp, **options)
 
     def _agent_from_yaml(self, pos: list[str], body: str) -> Any:
-        import yaml
+        from kaizen_lab._yaml import load_yaml
 
         if len(pos) != 1:
             raise UserError("usage: %%agent NAME, then a YAML body with signature:, model:, tools: ...")
-        try:
-            spec = yaml.safe_load(body) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(f"the %%agent body is not valid YAML: {exc}") from exc
+        spec = load_yaml(body, where="the %%agent body", max_bytes=100_000) or {}  # size/depth/alias limits
         if not isinstance(spec, dict) or "signature" not in spec:
             raise UserError("the %%agent body needs at least 'signature: question -> answer'")
         known = {"signature", "model", "tools", "instructions", "mcp", "max_retries", "memory", "timeout"}
@@ -308,8 +305,13 @@ class KaizenMagics(Magics):
             if key not in known:
                 raise UserError(f"unknown %%agent key {key!r}{did_you_mean(key, sorted(known))}; "
                                 f"keys are {sorted(known)}")
+        for key in ("signature", "model", "instructions"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise UserError(f"%%agent {key}: must be text, got {type(spec[key]).__name__} ({spec[key]!r:.60})")
         tools = spec.get("tools") or []
-        tools = [t.strip() for t in tools.split(",")] if isinstance(tools, str) else list(tools)
+        tools = [t.strip() for t in tools.split(",")] if isinstance(tools, str) else tools
+        if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+            raise UserError(f"%%agent tools: must be a list of function names or 'f, g', got {tools!r:.60}")
         options = {k: spec[k] for k in ("instructions", "max_retries", "memory", "timeout") if k in spec}
         return self._make(pos[0], str(spec["signature"]), model=spec.get("model"), tools=tools,
                           mcp=spec.get("mcp"), **options)
