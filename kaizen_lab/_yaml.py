@@ -32,13 +32,14 @@ def load_yaml(text: str, *, where: str = "the YAML text", max_bytes: int = MAX_B
                           "split it or keep large data in a separate file")
     if _bracket_depth(text) > max_depth:
         raise ConfigError(f"{where} nests deeper than {max_depth} levels; flatten it")
-    loader = _limited_loader_class()(text)
-    loader.limits = (where, max_depth, max_nodes)
+    loader = None
     try:
+        loader = _limited_loader_class()(text)  # the reader refuses control characters right here
+        loader.limits = (where, max_depth, max_nodes)
         return loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split("\n")[0].split())
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ConfigError(f"invalid YAML in {where}{at}: {problem}") from None
     except ValueError as exc:  # int('9' * 5000): Python's digit limit
@@ -47,7 +48,8 @@ def load_yaml(text: str, *, where: str = "the YAML text", max_bytes: int = MAX_B
     except RecursionError:
         raise ConfigError(f"{where} nests too deeply; keep it under {max_depth} levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _bracket_depth(text: str) -> int:

@@ -344,8 +344,14 @@ def _read_source(source: Mapping[str, Any] | str | os.PathLike[str] | None) -> d
 
 
 def _read_file(path: Path) -> dict[str, Any]:
-    path = path.expanduser()
-    if not path.is_file():
+    try:
+        path = path.expanduser()
+        found = path.is_file()
+    except (OSError, ValueError, RuntimeError) as exc:  # name too long, NUL byte, unknown ~user
+        raise ConfigError(f"{str(path)[:80]!r} is neither configuration text nor a readable file path "
+                          f"({type(exc).__name__}); pass YAML/JSON text such as 'debug: true' or a file path",
+                          value=str(path)[:200]) from None
+    if not found:
         hint = "" if path.suffix in (".yaml", ".yml", ".json") else " (or pass YAML/JSON text such as 'debug: true')"
         raise ConfigError(f"configuration file not found: {str(path)!r}{hint}", value=str(path))
     try:

@@ -10,7 +10,7 @@ from typing import Any
 from kaizen_lab.errors import UserError, did_you_mean
 from kaizen_lab.models.base import ModelSettings
 
-__all__ = ["check_count", "check_seconds", "check_settings"]
+__all__ = ["check_count", "check_plain_options", "check_seconds", "check_settings"]
 
 
 def check_count(name: str, value: Any) -> int:
@@ -59,3 +59,13 @@ def check_settings(settings: Any) -> ModelSettings | None:
     if data.get("stop") is not None:
         data["stop"] = tuple(data["stop"])
     return ModelSettings(**data)
+
+
+def check_plain_options(*, namespace: Any, instructions: Any, tools: Any) -> None:
+    """The options whose type alone can be wrong: a namespace mapping, instruction text, a list of tools."""
+    if namespace is not None and not isinstance(namespace, Mapping):
+        raise UserError(f"namespace must be a dict of names (e.g. globals()), got {type(namespace).__name__}")
+    if instructions is not None and not isinstance(instructions, str):
+        raise UserError(f"instructions must be text, got {type(instructions).__name__}")
+    if tools is not None and (isinstance(tools, str | bytes | Mapping) or not hasattr(tools, "__iter__")):
+        raise UserError(f"tools must be a list of functions, e.g. tools=[search], got {type(tools).__name__}")

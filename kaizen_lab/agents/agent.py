@@ -62,12 +62,15 @@ class Agent:
                             f"options are {known}")
         self.agent_id = agent_id
         self.config = config
+        from kaizen_lab.agents._options import check_plain_options
+
+        check_plain_options(namespace=namespace, instructions=instructions, tools=tools)
         sig = Signature.coerce(signature if signature is not None else DEFAULT_SIGNATURE, namespace)
         self.signature = sig.with_instructions(instructions) if instructions is not None else sig
         self._model_spec = model
         self._model: BaseModel | None = None
         self._cache_spec = cache
-        self.tools = ToolSet(tools)
+        self.tools = ToolSet(tools or ())
         self.memory: StateManager | None = (StateManager() if memory is True else memory or None)
         from kaizen_lab.agents._options import check_count, check_seconds, check_settings
 
