@@ -289,10 +289,11 @@ def _python_cell(source: str, index: int, plan: ExportPlan) -> None:
         kept |= _statement(stmt, index, plan, lines, python_lines)
     if not kept and index not in plan.notes:
         if tree.body:
-            plan.notes[index] = f"runs or displays ({ast.unparse(tree.body[0]).splitlines()[0][:50]})"
+            first = ast.unparse(tree.body[0]).splitlines()[0]
+            plan.notes[index] = f"runs or displays ({first[:50]}{'…' if len(first) > 50 else ''})"
         else:
             magic = next((line.strip() for line in lines if line.strip()), "")
-            plan.notes[index] = f"magic or shell lines only ({magic[:50]})"
+            plan.notes[index] = f"magic or shell lines only ({magic[:50]}{'…' if len(magic) > 50 else ''})"
 
 
 def _source_of(stmt: ast.stmt, lines: list[str], python_lines: list[str], cell: int,

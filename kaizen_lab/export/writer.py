@@ -213,11 +213,11 @@ def _module(needed: Sequence[Definition], spec: dict[str, Any]) -> str:
     future = [d.source for d in needed if d.kind == "import" and d.source.startswith("from __future__")]
     rest = [d.source for d in needed if d.source not in future]
     body = "\n\n\n".join([*future, *rest])
-    literal = _emit(spec)
+    literal = "{\n" + "".join(f"    {_emit(k)}: {_emit(v)},\n" for k, v in spec.items()) + "}"
     if ast.literal_eval(literal) != spec:
         raise UserError("the export could not write the agent's data as a Python literal exactly; this is a bug "
                         "in the export, please report it with the notebook")
-    module = _HEAD + ("\n" + body + "\n" if body else "") + _TAIL.replace("{spec}", literal)
+    module = _HEAD + ("\n\n" + body + "\n" if body else "") + _TAIL.replace("{spec}", literal)
     try:
         compile(module, "workflow.py", "exec")
     except SyntaxError as exc:
