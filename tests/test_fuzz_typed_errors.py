@@ -137,3 +137,24 @@ def test_signature_magic(magics: Any, line: str, body: str) -> None:
         magics.signature(line, body)
     except UsageError:
         pass
+
+
+CELL_PIECES = st.sampled_from(["%%agent qa\n", "%agent qa ", "%%signature QA ", "%%signature QA\n", "QA ",
+                               '"q -> a" ', "--model test ", "--tools f ", "-i ", "signature: q -> a\n",
+                               "from kaizen_lab.agents import Agent\n", 'qa = Agent("qa", "q -> a", model="test")\n',
+                               "Agent(", ")", "'", '"', '"""', "def f(x: str) -> str:\n    return x\n", "tools=[f]",
+                               "timeout=1e400", ", ", "\n", "q: str -> a: str\n", "- a\n", LAUGHS, "[" * 500,
+                               "%load_ext kaizen_lab\n", "x = lambda: 1\n", "import os\n", "\\", "#", "\x00"])
+
+
+@FUZZ
+@given(st.lists(st.lists(CELL_PIECES, max_size=6).map("".join), max_size=4), st.text(max_size=10))
+def test_export_of_arbitrary_cells(cells: list[str], agent_id: str) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from kaizen_lab.export import export_cells
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _typed(export_cells, cells, Path(tmp) / "out")
+        _typed(export_cells, cells, Path(tmp) / "out2", agent_id=agent_id or None)

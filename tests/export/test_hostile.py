@@ -128,3 +128,35 @@ def test_payloads_in_agent_yaml_round_trip_and_never_run(tmp_path: Path, monkeyp
     assert _describe(tmp_path / "out") == {"id": "qa", "instructions": expected.signature.instructions,
                                            "signature": expected.signature.to_dict()}
     _no_file_created(tmp_path)
+
+
+def _module_without_spec(text: str) -> tuple[str, dict[str, Any]]:
+    """``workflow.py`` with its ``_SPEC`` literal cut out, and the literal's value (read without running)."""
+    import ast
+
+    tree = ast.parse(text)
+    spec = next(node for node in tree.body if isinstance(node, ast.Assign)
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "_SPEC")
+    lines = text.splitlines(keepends=True)
+    rest = "".join(lines[:spec.lineno - 1] + lines[spec.end_lineno or spec.lineno:])
+    return rest, ast.literal_eval(spec.value)
+
+
+@pytest.mark.parametrize("payload", ONE_LINE)
+def test_model_names_and_mcp_commands_stay_inside_the_data_literal(tmp_path: Path, payload: str) -> None:
+    import shlex
+
+    from kaizen_lab.export import export_cells
+
+    def export(model: str, mcp: str, name: str) -> Path:
+        cells = ["%%signature QA\nquestion: str -> answer: str",
+                 f"%agent qa QA --model {shlex.quote(model)} --mcp {shlex.quote(mcp)}"]
+        export_cells(cells, tmp_path / name, source_name=mcp)
+        return tmp_path / name / "workflow.py"
+
+    hostile, plain = export(payload, payload, "hostile"), export("test", "server", "plain")
+    hostile_rest, hostile_spec = _module_without_spec(hostile.read_text())
+    plain_rest, _ = _module_without_spec(plain.read_text())
+    assert hostile_rest == plain_rest  # outside the literal, the module does not depend on notebook text
+    assert (hostile_spec["model"], hostile_spec["mcp_servers"], hostile_spec["source"]) == (payload, [payload],
+                                                                                          payload)
