@@ -51,6 +51,9 @@ def agent_line(line: str, cell: int, plan: ExportPlan) -> None:
     """``%agent NAME SIG [--model M] [--tools f,g] [--mcp S] [--instructions I]`` (other sub-commands run)."""
     from kaizen_lab.export.analyze import AgentDef
 
+    first = line[len("%agent"):].split(None, 1)
+    if not first or first[0] in {"run", "step", "list", "show"}:
+        return  # runs an agent: nothing to export, and its inputs need not split like shell words
     words = _words(line[len("%agent"):], cell, plan, "the %agent line")
     if words is None or not words or words[0] in {"run", "step", "list", "show"} or words[0].startswith("-"):
         return

@@ -187,7 +187,7 @@ def _literal(node: ast.AST | None) -> Any:
 def _agent_from_call(call: ast.Call, cell: int, plan: ExportPlan) -> AgentDef | None:
     args = [_literal(a) for a in call.args]
     if not args or not isinstance(args[0], str):
-        plan.problem(cell, "an agent whose id is not a string literal cannot be exported")
+        plan.problem(cell, "an agent whose id is not a string literal cannot be exported", always=False)
         return None
     agent = AgentDef(cell, args[0])
     if len(args) > 1:
@@ -207,7 +207,8 @@ def _agent_from_call(call: ast.Call, cell: int, plan: ExportPlan) -> AgentDef | 
                 agent.model = value
             else:
                 plan.problem(cell, f"agent {agent.agent_id!r}: model must be a string such as 'test', 'local' or "
-                                   f"'openai:gpt-4o-mini' to be exported (got {ast.unparse(kw.value)[:60]})")
+                                   f"'openai:gpt-4o-mini' to be exported (got {ast.unparse(kw.value)[:60]})",
+                             always=False)
         elif kw.arg == "tools":
             if isinstance(kw.value, ast.List | ast.Tuple):
                 for elt in kw.value.elts:
@@ -215,18 +216,19 @@ def _agent_from_call(call: ast.Call, cell: int, plan: ExportPlan) -> AgentDef | 
                         agent.tools.append(elt.id)
                     else:
                         plan.problem(cell, f"agent {agent.agent_id!r}: tool {ast.unparse(elt)[:60]} is not a "
-                                           "named function")
+                                           "named function", always=False)
         elif kw.arg == "instructions":
             if isinstance(value, str):
                 agent.instructions = value
             else:
-                plan.problem(cell, f"agent {agent.agent_id!r}: instructions must be a string literal to be exported")
+                plan.problem(cell, f"agent {agent.agent_id!r}: instructions must be a string literal to be exported",
+                             always=False)
         elif kw.arg in _OPTIONS and (isinstance(value, int | float | str | bool) or value is None):
             agent.options[kw.arg] = value
     from kaizen_lab.export._magics import check_options
 
     for reason in check_options(agent.options):
-        plan.problem(cell, f"agent {agent.agent_id!r}: {reason}")
+        plan.problem(cell, f"agent {agent.agent_id!r}: {reason}", always=False)
     return agent
 
 
