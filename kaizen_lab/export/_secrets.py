@@ -1,9 +1,10 @@
 """Find secrets in code the export copies, without ever touching the code.
 
 Only what *holds* a value is examined: string literals and comments (through the redactor's own credential
-patterns), and a non-empty string literal stored under a secret-looking name (``API_KEY = "..."``,
-``{"password": "..."}``, ``connect(token="...")``). Code that merely mentions ``token``, ``Authorization``,
-``password`` or a hex digest is ordinary code and passes.
+patterns), and a credential-like string literal stored under a secret-looking name (``API_KEY = "..."``,
+``{"password": "..."}``, ``connect(token="...")``; markers such as ``pad_token = "<pad>"`` or short lower-case
+words are not credentials). Code that merely mentions ``token``, ``Authorization``, ``password`` or a hex
+digest is ordinary code and passes.
 """
 
 from __future__ import annotations
@@ -42,9 +43,17 @@ def secrets_in_code(source: str) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         for name, value in _stored(node):
             if is_secret_key(name) and isinstance(value, ast.Constant) and isinstance(value.value, str) \
-                    and value.value.strip():
+                    and _credential_like(value.value):
                 found.setdefault(value.lineno, f"the text stored in {name!r}")
     return sorted(found.items())
+
+
+def _credential_like(value: str) -> bool:
+    """A value that could be a credential, not a marker such as ``pad_token = "<pad>"`` or ``auth = "basic"``."""
+    value = value.strip()
+    if len(value) < 6 or any(c.isspace() for c in value) or value[0] in "<[{(":
+        return False
+    return not (value.isalpha() and value.islower() and len(value) < 12)
 
 
 def _stored(node: ast.AST) -> list[tuple[str, ast.expr]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,29 @@ def test_any_text_round_trips_through_an_export(agent_id: str, instructions: str
         headings, blocks = _headings_and_blocks((out / "README.md").read_text(encoding="utf-8"))
         assert [h[0] for h in headings] == [1, 2, 2, 2, 2]
         assert blocks == ["text", "bash"]  # fenced blocks only: nothing indented into a code block
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instructions=st.text(max_size=80), description=ONE_LINE, model=st.text(min_size=1, max_size=30))
+def test_any_text_in_an_agent_yaml_cell_round_trips(instructions: str, description: str, model: str) -> None:
+    import yaml
+
+    assume(not any(secrets_in_text(t) for t in (instructions, description, model)))
+    signature = f"question: str  # {description}\n->\nanswer: str"
+    try:
+        expected = Agent("qa", signature, model="test", instructions=instructions)
+    except SignatureError:
+        assume(False)
+        raise
+    body = yaml.safe_dump({"signature": signature, "model": model, "instructions": instructions})
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        export_cells(["%%agent qa\n" + body], out)
+        os.environ["KAIZEN_DEFAULT_MODEL"] = "test"  # the exported model name need not resolve here
+        try:
+            module: Any = load_export(out)
+        finally:
+            del os.environ["KAIZEN_DEFAULT_MODEL"]
+        spec = module._SPEC
+        assert (spec["instructions"], spec["signature"], spec["model"]) == (instructions, signature, model)
+        assert module.agent.signature.to_dict() == expected.signature.to_dict()
