@@ -270,3 +270,11 @@ def test_cells_are_labelled_with_their_execution_count_when_the_notebook_has_one
     result = export_notebook(tmp_path / "nb.ipynb", tmp_path / "out")
     assert [str(c) for c in result.left_out] == ["cell 1: markdown cell, not code",
                                                  "cell 2 (In [7]): runs or displays (1 + 1)"]
+
+
+def test_tokenizer_markers_and_plain_words_under_secret_names_are_not_secrets(tmp_path: Path) -> None:
+    cells = ['PAD = {"pad_token": "<pad>", "auth": "basic"}\nunk_token = "[UNK]"\n\n'
+             'def mark(q: str) -> str:\n    return PAD["pad_token"] + unk_token + q',
+             'from kaizen_lab.agents import Agent\nqa = Agent("qa", "q -> a", model="test", tools=[mark])']
+    export_cells(cells, tmp_path / "out")
+    assert 'PAD = {"pad_token": "<pad>", "auth": "basic"}' in (tmp_path / "out" / "workflow.py").read_text()
