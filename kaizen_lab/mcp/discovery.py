@@ -97,9 +97,9 @@ def _read_config_file(path: Path) -> tuple[dict[str, Any], str]:
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix in (".yaml", ".yml"):
-            import yaml
+            from kaizen_lab._yaml import load_yaml
 
-            data = yaml.safe_load(text) or {}
+            data = load_yaml(text, where=f"MCP config {str(path)!r}") or {}  # size/depth/alias limits
         else:
             data = json.loads(text)
     except (ValueError, ImportError) as exc:
