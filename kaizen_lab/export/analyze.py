@@ -374,7 +374,7 @@ def check_agent(plan: ExportPlan, agent_id: str | None) -> AgentDef:
     """The agent to export (the last defined when ``agent_id`` is None), or a UserError naming the choices."""
     if not plan.agents:
         if plan.problems:
-            raise UserError("cannot export: " + "; ".join(map(str, plan.problems)))
+            raise UserError("cannot export: " + "; ".join(" ".join(str(p).splitlines()) for p in plan.problems))
         raise UserError("the notebook defines no agent (use %agent NAME SIGNATURE or Agent('id', 'q -> a')); "
                         "nothing to export")
     if agent_id is None:

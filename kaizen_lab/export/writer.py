@@ -124,7 +124,8 @@ def export_cells(cells: Sequence[str | NotebookCell], out: str | os.PathLike[str
     problems += _signature_problems(plan, agent, signature_text)
     problems += _secret_problems(plan, agent, needed, signature_text, signature_instructions)
     if problems:
-        raise UserError(f"cannot export agent {agent.agent_id!r}: " + "; ".join(dict.fromkeys(problems)))
+        one_line = [" ".join(p.splitlines()) for p in dict.fromkeys(problems)]  # one line, whatever the notebook
+        raise UserError(f"cannot export agent {agent.agent_id!r}: " + "; ".join(one_line))
     left_out = plan.left_out(agent, needed)
     files = _render(agent, signature_text, signature_instructions, needed, source_name, left_out)
     _write(files, target)
