@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from kaizen_lab.errors import UserError
 
-__all__ = ["LeftOutCell", "NotebookCell", "as_cells", "code_lines", "read_notebook_cells", "segment"]
+__all__ = ["LeftOutCell", "NotebookCell", "as_cells", "code_lines", "leading_comments", "read_notebook_cells",
+           "segment"]
 
 _LINE = re.compile(r".*?(?:\r\n|\r|\n)|.+\Z", re.S)  # Python's own line breaks only (not U+2028, \f, \x85)
 
@@ -89,7 +90,21 @@ def code_lines(text: str) -> list[str]:
 
 
 def segment(lines: Sequence[str], start: int, end: int, end_col: int) -> str:
-    """The exact text from the start of line ``start`` to byte column ``end_col`` of line ``end`` (1-based)."""
+    """The exact text from the start of line ``start`` to byte column ``end_col`` of line ``end`` (1-based).
+
+    A comment after the statement on its last line stays with it; a following ``; statement`` does not.
+    """
+    last = lines[end - 1].encode()
+    tail = last[end_col:].decode().rstrip("\r\n")
+    if not tail.strip() or tail.lstrip().startswith("#"):
+        end_col = len(last.rstrip(b"\r\n"))
     if start == end:
-        return lines[start - 1].encode()[:end_col].decode()
-    return "".join(lines[start - 1:end - 1]) + lines[end - 1].encode()[:end_col].decode()
+        return last[:end_col].decode()
+    return "".join(lines[start - 1:end - 1]) + last[:end_col].decode()
+
+
+def leading_comments(lines: Sequence[str], start: int) -> int:
+    """The first line of the comment block directly above line ``start`` (``start`` when there is none)."""
+    while start > 1 and lines[start - 2].lstrip().startswith("#"):
+        start -= 1
+    return start

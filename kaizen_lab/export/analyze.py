@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaizen_lab.errors import UserError
-from kaizen_lab.export._cells import LeftOutCell, NotebookCell, as_cells, code_lines, segment
+from kaizen_lab.export._cells import (
+    LeftOutCell,
+    NotebookCell,
+    as_cells,
+    code_lines,
+    leading_comments,
+    segment,
+)
 
 __all__ = ["AgentDef", "Definition", "ExportPlan", "ExportProblem", "analyze_cells", "check_agent"]
 
@@ -301,6 +308,7 @@ def _python_cell(source: str, index: int, plan: ExportPlan) -> None:
 def _source_of(stmt: ast.stmt, lines: list[str], python_lines: list[str], cell: int,
                plan: ExportPlan) -> tuple[str, int]:
     start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+    start = leading_comments(python_lines, start)  # a comment block directly above belongs to the definition
     end, end_col = stmt.end_lineno or stmt.lineno, stmt.end_col_offset or 0
     text = segment(lines, start, end, end_col)
     if text != segment(python_lines, start, end, end_col):

@@ -278,3 +278,18 @@ def test_tokenizer_markers_and_plain_words_under_secret_names_are_not_secrets(tm
              'from kaizen_lab.agents import Agent\nqa = Agent("qa", "q -> a", model="test", tools=[mark])']
     export_cells(cells, tmp_path / "out")
     assert 'PAD = {"pad_token": "<pad>", "auth": "basic"}' in (tmp_path / "out" / "workflow.py").read_text()
+
+
+def test_definitions_are_copied_byte_for_byte(tmp_path: Path) -> None:
+    tool = ('# Greets people: the comment block above a definition travels with it\r\n'
+            '@staticmethod.__func__ if False else (lambda f: f)\r\n'
+            'def greet(name: str) -> str:  # «ünïcode» stays\r\n'
+            "    '''Greet.'''\r\n"
+            '    return f"héllo {name}"  # trailing comment stays\r\n')
+    cells = ["import os\r\nSEP = ' · '; unused = 1  # two statements on one line\r\n",
+             tool + "\r\nprint(greet('x'))\r\n",
+             'from kaizen_lab.agents import Agent\nqa = Agent("qa", "q -> a", model="test", tools=[greet])']
+    export_cells(cells, tmp_path / "out")
+    module = (tmp_path / "out" / "workflow.py").read_bytes().decode("utf-8")
+    assert tool.rstrip("\r\n") in module
+    assert "print(greet" not in module and "unused = 1" not in module
