@@ -76,7 +76,6 @@ class ExportPlan:
     agents: dict[str, AgentDef]
     definitions: list[Definition]
     problems: list[ExportProblem]
-    skipped_cells: list[int]
     cells: list[NotebookCell] = field(default_factory=list)
     #: why a cell holds nothing for any agent (markdown, a run, a display ...), by cell number
     notes: dict[int, str] = field(default_factory=dict)
@@ -243,7 +242,7 @@ def analyze_cells(cells: Sequence[str | NotebookCell]) -> ExportPlan:
     """Analyse the cells (plain strings are code cells numbered 1, 2, ... in the order given)."""
     from kaizen_lab.export import _magics
 
-    plan = ExportPlan({}, {}, [], [], [], as_cells(cells))
+    plan = ExportPlan({}, {}, [], [], as_cells(cells))
     for cell in plan.cells:
         index, text = cell.number, cell.source.strip()
         if cell.kind != "code":
