@@ -156,8 +156,23 @@ def _type_names(signature_text: str) -> set[str]:
     return {n for f in (*parsed.inputs, *parsed.outputs) for n in _words(f.type_text)}
 
 
+class _AnyTypeMeta(type):
+    def __getattr__(cls, name: str) -> Any:  # ``module.Type`` in a signature
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return cls
+
+
+class _AnyType(metaclass=_AnyTypeMeta):
+    """Stands for a notebook type the export cannot import: subscriptable and with any attribute."""
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        return cls
+
+
 class NameCollector(dict):  # type: ignore[type-arg]
-    """Resolves any capitalised unknown name to ``object`` so the grammar can list the type names."""
+    """Resolves every name the grammar does not know to a stand-in type, so a signature's syntax can be checked
+    and its field names read without the notebook's own types."""
 
     def __contains__(self, key: object) -> bool:
         from kaizen_lab.signatures.grammar import BUILTIN_TYPES
@@ -165,7 +180,10 @@ class NameCollector(dict):  # type: ignore[type-arg]
         return isinstance(key, str) and key not in BUILTIN_TYPES
 
     def __getitem__(self, key: str) -> Any:
-        return object
+        return _AnyType
+
+    def __bool__(self) -> bool:  # empty, but it answers for every name
+        return True
 
 
 def _words(type_text: str) -> set[str]:

@@ -327,7 +327,8 @@ def _workflow_json(agent: AgentDef, signature_text: str, signature_instructions:
     from kaizen_lab.signatures.signature import Signature
 
     try:
-        signature = Signature.parse(signature_text, _CapitalisedNamespace(), instructions=signature_instructions)
+        # built-in types only: a signature naming notebook types needs workflow.py, which defines them
+        signature = Signature.parse(signature_text, instructions=signature_instructions)
         built = Agent(agent.agent_id, signature, model=model, instructions=agent.instructions)
     except Exception:  # noqa: BLE001 - user types are resolved when workflow.py runs
         return json.dumps({"note": "the signature uses notebook types; run workflow.py"}, indent=2)
@@ -335,15 +336,3 @@ def _workflow_json(agent: AgentDef, signature_text: str, signature_instructions:
     for node in spec["nodes"].values():
         node["config"].pop("kaizen_agent_ref", None)
     return json.dumps(spec, indent=2, default=str)
-
-
-class _CapitalisedNamespace(dict):  # type: ignore[type-arg]
-    """Resolves unknown capitalised type names to ``object`` (enough for the JSON spec of simple agents)."""
-
-    def __contains__(self, key: object) -> bool:
-        from kaizen_lab.signatures.grammar import BUILTIN_TYPES
-
-        return isinstance(key, str) and key[:1].isupper() and key not in BUILTIN_TYPES
-
-    def __getitem__(self, key: str) -> Any:
-        return object

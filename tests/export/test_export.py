@@ -293,3 +293,12 @@ def test_definitions_are_copied_byte_for_byte(tmp_path: Path) -> None:
     module = (tmp_path / "out" / "workflow.py").read_bytes().decode("utf-8")
     assert tool.rstrip("\r\n") in module
     assert "print(greet" not in module and "unused = 1" not in module
+
+
+def test_a_signature_with_notebook_types_exports_and_the_readme_names_its_first_input(tmp_path: Path) -> None:
+    cells = ["import pydantic\n\nclass Ticket(pydantic.BaseModel):\n    title: str",
+             'from kaizen_lab.agents import Agent\nqa = Agent("qa", "ticket: Ticket, n: int -> answer: list[Ticket]",'
+             ' model="test")']
+    export_cells(cells, tmp_path / "out")
+    assert "class Ticket(pydantic.BaseModel):" in (tmp_path / "out" / "workflow.py").read_text()
+    assert 'python workflow.py --ticket "..." --json' in (tmp_path / "out" / "README.md").read_text()
