@@ -173,9 +173,9 @@ def test_debater_sees_the_growing_transcript() -> None:
     assert "b argues z" in prompts[1] and "a: turn 0" in prompts[1]
 
 
-def test_debate_agents_must_take_topic_and_transcript() -> None:
-    with pytest.raises(UserError, match="needs the inputs topic and transcript"):
-        DebatePattern([Agent("a", "question -> answer", model="test"), debater("b", ["x"])])
+def test_debate_agents_must_take_topic_and_transcript_or_one_input() -> None:
+    with pytest.raises(UserError, match="needs the inputs topic and transcript, or a single input"):
+        DebatePattern([Agent("a", "question, context -> answer", model="test"), debater("b", ["x"])])
 
 
 def test_debate_deadline_keeps_the_transcript_so_far() -> None:
