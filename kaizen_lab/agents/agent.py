@@ -259,11 +259,14 @@ class Agent:
         return self.memory.history(self.agent_id, session)
 
     # -- MCP (thin delegates to kaizen_lab.mcp, imported on first use) -- begin ---------------------------
-    def expose_as_mcp_server(self, transport: str = "stdio", host: str = "127.0.0.1", port: int | None = None,
+    def expose_as_mcp_server(self, transport: str | None = None, host: str = "127.0.0.1", port: int | None = None,
                              token: str | None = None, auth: bool = True) -> Any:
-        """Serve this agent as an MCP tool; see ``kaizen_lab.mcp.expose`` (HTTP comes back running)."""
+        """Serve this agent as an MCP tool; see ``kaizen_lab.mcp.expose`` (HTTP comes back running). The
+        transport defaults to HTTP when a ``port`` is given (the roadmap's ``expose_as_mcp_server(port=8080)``),
+        else stdio."""
         from kaizen_lab.mcp.server import expose
 
+        transport = transport or ("http" if port is not None else "stdio")
         return expose(self, transport, host=host, port=port, token=token, auth=auth)  # type: ignore[arg-type]
 
     def connect_to_mcp_servers(self, servers: Any, **options: Any) -> list[Any]:
