@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from kaizen_lab import ConfigError, ConfigurationManager, Kaizen, KaizenConfig, MCPIntegrationConfig, SecurityConfig
+from kaizen_lab import (
+    ConfigError,
+    ConfigurationManager,
+    Kaizen,
+    KaizenConfig,
+    MCPIntegrationConfig,
+    SecurityConfig,
+)
 
 
 def test_kaizen_config_takes_the_roadmaps_fields_and_sections() -> None:
