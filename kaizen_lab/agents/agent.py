@@ -1,7 +1,9 @@
 """``Agent``: one signature, one model, optional tools and memory; one way to run it, typed results.
 
 ``execute`` (sync, also inside Jupyter's running loop), ``aexecute``, ``batch``/``abatch``, ``stream``; and
-composition into Kailash workflows with ``to_workflow_node`` and ``to_workflow``.
+composition into Kailash workflows with ``to_workflow_node`` and ``to_workflow``. Methods that belong to outer
+layers (MCP, persistence, notebook) are one-line lazy doors in marked sections, and the roadmap's other names
+(``id``, ``capabilities``) sit together in one marked section; ``docs/roadmap-api.md`` maps them all.
 """
 
 from __future__ import annotations
