@@ -58,6 +58,14 @@ class TestDataFlowIntegration:
         assert result1.answer in seen[1][2]
         assert store.count_executions("persistent_agent") == 2
 
+    def test_memory_only_for_named_sessions_when_asked(self, kaizen) -> None:  # noqa: ANN001
+        agent = kaizen.create_agent("forgetful", model=remembering_model([]))
+        agent.enable_dataflow_persistence(session=None)
+        agent.execute(task="Remember: User likes detailed answers")
+        assert agent.execute(task="Explain machine learning").answer == "Noted: Explain machine learning"
+        agent.execute(task="Remember: User likes detailed answers", session="s1")
+        assert "detailed" in agent.execute(task="Explain machine learning", session="s1").answer
+
     def test_memory_survives_a_restart(self, kaizen) -> None:  # noqa: ANN001
         from kaizen_lab import Kaizen
         from kaizen_lab.integrations.dataflow import _close_all
