@@ -250,16 +250,17 @@ class Signature:
             value = self._cache[key] = build()
         return value
 
-    def input_schema(self) -> dict[str, Any]:
-        """The inputs as a JSON Schema object."""
-        return _schema(self._model("input"), self._inputs)
+    @property
+    def input_schema(self) -> SchemaDict:
+        """The inputs as a JSON Schema object; ``sig.input_schema()`` and ``sig.input_schema`` (the roadmap's
+        attribute spelling) give the same dict."""
+        return SchemaDict(self.memo("input_schema", lambda: _schema(self._model("input"), self._inputs)))
 
-    def output_schema(self) -> dict[str, Any]:
-        """The outputs as a JSON Schema object (offered to models that support structured output)."""
-        schema = self._cache.get("output_schema")
-        if schema is None:
-            schema = self._cache["output_schema"] = _schema(self._model("output"), self._outputs)
-        return schema
+    @property
+    def output_schema(self) -> SchemaDict:
+        """The outputs as a JSON Schema object (offered to models that support structured output); callable
+        like ``input_schema``."""
+        return SchemaDict(self.memo("output_schema", lambda: _schema(self._model("output"), self._outputs)))
 
     def validate_inputs(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Check names strictly and coerce values to the input types; raise ``UserError`` naming the fix."""
@@ -397,6 +398,13 @@ class Signature:
 
     def __repr__(self) -> str:
         return f"Signature({str(self)!r})"
+
+
+class SchemaDict(dict[str, Any]):
+    """A JSON Schema dict that returns itself when called, so both spellings of ``input_schema`` work."""
+
+    def __call__(self) -> SchemaDict:
+        return self
 
 
 def _rebuild(cls: type[Signature], inputs: tuple[FieldSpec, ...], outputs: tuple[FieldSpec, ...],

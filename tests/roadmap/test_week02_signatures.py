@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
@@ -28,6 +30,8 @@ def test_create_signature_keeps_the_description(kaizen) -> None:  # noqa: ANN001
     assert sig.instructions == "Answer in one sentence."
     assert sig.input_schema()["required"] == ["question"]
     assert sig.output_schema()["properties"]["answer"]["type"] == "string"
+    # the roadmap reads them as attributes (e.g. into a node's config): the same JSON-ready dicts
+    assert sig.input_schema == sig.input_schema() and json.loads(json.dumps(sig.output_schema)) == sig.output_schema()
 
 
 def test_compiled_signature_runs_on_the_core_sdk_runtime(kaizen) -> None:  # noqa: ANN001
