@@ -82,8 +82,8 @@ class MonitoringSetup:
         return True, f"the run store answered ({n} runs)"
 
     def stop(self) -> None:
-        """Stop recording and commit what was recorded."""
-        self.tracer.stop()
+        """Stop recording, commit what was recorded and close the run store this setup opened."""
+        self.tracer.close()
 
     def __enter__(self) -> MonitoringSetup:
         return self
