@@ -59,7 +59,8 @@ def test_kaizen_initializes_security_from_its_config(tmp_path: Path) -> None:
 def test_auto_optimization_engine_plans_and_applies_caching(kaizen) -> None:  # noqa: ANN001
     agent = kaizen.create_agent("repeat", model=FunctionModel(lambda m, i: {"answer": question_of(m).upper()}))
     performance_data = [agent.execute(question=q) for q in ["a", "b", "a", "a", "b", "c"]]
-    engine = AutoOptimizationEngine(kaizen.agents)
+    engine = AutoOptimizationEngine(kaizen)  # the roadmap passes a config; the engine takes the agents to tune
+    assert list(engine.agents) == ["repeat"]
     plan = engine.optimize_framework(performance_data)
     assert [s["optimization"] for s in plan.describe()] == ["caching"]
     workload = [("repeat", {"question": q}) for q in ["a", "b", "a", "a", "b", "c"]]
