@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # static re-exports for type checkers and IDEs; the runtime p
     )
     from kaizen_lab.optimize import AutoOptimizationEngine, PromptOptimizer
     from kaizen_lab.security import KaizenSecurityManager
-    from kaizen_lab.signatures import InputField, OutputField, Signature, SignatureParser
+    from kaizen_lab.signatures import InputField, OutputField, Signature, SignatureCompiler, SignatureParser
     from kaizen_lab.store import RunStore
     from kaizen_lab.tracing import Tracer
     from kaizen_lab.tracing.monitor import TransparencyMonitor
@@ -106,6 +106,7 @@ _LAZY: dict[str, str] = {
     # the roadmap's names for the classes above and beside them (docs/roadmap-api.md)
     "ConfigurationManager": "kaizen_lab.config:ConfigurationManager",
     "SignatureParser": "kaizen_lab.signatures:SignatureParser",
+    "SignatureCompiler": "kaizen_lab.signatures:SignatureCompiler",
     "PromptOptimizer": "kaizen_lab.optimize:PromptOptimizer",
     "AutoOptimizationEngine": "kaizen_lab.optimize:AutoOptimizationEngine",
     "AdvancedMCPDiscovery": "kaizen_lab.mcp.discovery:AdvancedMCPDiscovery",
@@ -177,7 +178,7 @@ __all__ = [
     # the roadmap's names
     "AdvancedMCPDiscovery", "AutoOptimizationEngine", "ConfigurationManager", "KaizenDataFlowIntegration",
     "KaizenNexusIntegration", "KaizenSecurityManager", "ProductionDeploymentManager", "ProductionMonitoring",
-    "PromptOptimizer", "SignatureParser",
+    "PromptOptimizer", "SignatureCompiler", "SignatureParser",
     # errors
     "AgentRunError", "AuthenticationError", "AuthorizationError", "ConfigError", "KaizenError",
     "KaizenTimeoutError", "MCPError", "ModelError", "OutputParseError", "RealRequestsForbiddenError",

@@ -1,4 +1,4 @@
-"""``SignatureParser``: the roadmap's parser object, a thin face over ``Signature.parse``/``from_function``."""
+"""The roadmap's ``SignatureParser`` and ``SignatureCompiler``: thin faces over ``Signature``'s own methods."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from kaizen_lab.signatures.signature import Signature
 
-__all__ = ["SignatureParser"]
+__all__ = ["SignatureCompiler", "SignatureParser"]
 
 
 class SignatureParser:
@@ -27,3 +27,22 @@ class SignatureParser:
     def parse_function_signature(self, func: Callable[..., Any]) -> Signature:
         """Inputs from the parameters, outputs from the return annotation, instructions from the docstring."""
         return Signature.from_function(func)
+
+
+class SignatureCompiler:
+    """Compile signatures to Kailash workflows and render their prompts.
+
+    Args:
+        model: the model the compiled workflows call (a string such as ``"test"``, or a model object).
+    """
+
+    def __init__(self, model: Any = "test") -> None:
+        self.model = model
+
+    def compile_to_workflow(self, signature: Signature, **agent_config: Any) -> Any:
+        """A ``WorkflowBuilder``: ``input`` (validate) → ``model`` (format, call, parse) → ``output``."""
+        return signature.compile_to_workflow(self.model, **agent_config)
+
+    def generate_prompt(self, signature: Signature) -> str:
+        """The prompt the model is given for ``signature`` (``signature.generate_prompt()``)."""
+        return signature.generate_prompt()

@@ -8,7 +8,14 @@ import pytest
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 
-from kaizen_lab import FunctionModel, PromptOptimizer, Signature, SignatureParser, UserError
+from kaizen_lab import (
+    FunctionModel,
+    PromptOptimizer,
+    Signature,
+    SignatureCompiler,
+    SignatureParser,
+    UserError,
+)
 
 
 def test_signature_parser_parses_text_and_functions() -> None:
@@ -44,6 +51,17 @@ def test_compiled_signature_runs_on_the_core_sdk_runtime(kaizen) -> None:  # noq
     assert results["input"]["inputs"] == {"question": "Test"}  # the input reached the validation node
     assert results["output"] == {"answer": "test answer"}     # the test model's answer, validated
     assert run_id is not None
+
+
+def test_signature_compiler_compiles_and_renders_prompts() -> None:
+    signature = Signature("question: str -> answer: str", instructions="Be brief.")
+    compiler = SignatureCompiler()
+    workflow = compiler.compile_to_workflow(signature)
+    with LocalRuntime(enable_monitoring=False) as runtime:
+        results, _ = runtime.execute(workflow.build(), parameters={"question": "q"})
+    assert results["output"] == {"answer": "test answer"}
+    assert compiler.generate_prompt(signature) == signature.generate_prompt()
+    assert compiler.generate_prompt(signature).startswith("Be brief.")
 
 
 def test_signature_to_node_composes_into_a_workflow() -> None:
