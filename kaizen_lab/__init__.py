@@ -40,7 +40,6 @@ if TYPE_CHECKING:  # static re-exports for type checkers and IDEs; the runtime p
     from kaizen_lab.events import add_listener
     from kaizen_lab.framework import Kaizen
     from kaizen_lab.integrations.dataflow import KaizenDataFlowIntegration
-    from kaizen_lab.integrations.monitoring import ProductionMonitoring
     from kaizen_lab.integrations.nexus import KaizenNexusIntegration
     from kaizen_lab.integrations.production import ProductionDeploymentManager
     from kaizen_lab.mcp.discovery import AdvancedMCPDiscovery
@@ -52,6 +51,7 @@ if TYPE_CHECKING:  # static re-exports for type checkers and IDEs; the runtime p
         override_allow_real_requests,
         resolve_model,
     )
+    from kaizen_lab.monitoring import ProductionMonitoring
     from kaizen_lab.optimize import AutoOptimizationEngine, PromptOptimizer
     from kaizen_lab.security import KaizenSecurityManager
     from kaizen_lab.signatures import InputField, OutputField, Signature, SignatureCompiler, SignatureParser
@@ -114,7 +114,7 @@ _LAZY: dict[str, str] = {
     "KaizenDataFlowIntegration": "kaizen_lab.integrations.dataflow:KaizenDataFlowIntegration",
     "KaizenNexusIntegration": "kaizen_lab.integrations.nexus:KaizenNexusIntegration",
     "ProductionDeploymentManager": "kaizen_lab.integrations.production:ProductionDeploymentManager",
-    "ProductionMonitoring": "kaizen_lab.integrations.monitoring:ProductionMonitoring",
+    "ProductionMonitoring": "kaizen_lab.monitoring:ProductionMonitoring",
     # errors
     "KaizenError": "kaizen_lab.errors:KaizenError",
     "UserError": "kaizen_lab.errors:UserError",
