@@ -91,10 +91,11 @@ class TestNexusIntegration:
             assert deployment.cli_command is not None
             assert deployment.mcp_server is not None
             # operational, not only named: each answers
-            health = httpx.get(deployment.api_endpoint + "/health", timeout=30)
+            auth = {"Authorization": f"Bearer {deployment.api_key}"}
+            health = httpx.get(deployment.api_endpoint + "/health", headers=auth, timeout=30)
             assert health.json()["agents"] == ["deployment_agent"]
             ran = httpx.post(deployment.url_for("deployment_agent"), json={"inputs": {"question": "q"}},
-                             headers={"Authorization": f"Bearer {deployment.api_key}"}, timeout=30)
+                             headers=auth, timeout=30)
             assert ran.status_code == 200 and "test answer" in ran.text
             mcp = httpx.post(deployment.mcp_server.url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
                              headers={"Accept": "application/json, text/event-stream"}, timeout=30)
