@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # static re-exports for type checkers and IDEs; the runtime path is __getattr__ below
     from kaizen_lab.agents import Agent, ExecutionResult, Tool, tool
     from kaizen_lab.config import (
+        ConfigurationManager,
         KaizenConfig,
         MCPIntegrationConfig,
         SecurityConfig,
@@ -38,6 +39,10 @@ if TYPE_CHECKING:  # static re-exports for type checkers and IDEs; the runtime p
     )
     from kaizen_lab.events import add_listener
     from kaizen_lab.framework import Kaizen
+    from kaizen_lab.integrations.dataflow import KaizenDataFlowIntegration
+    from kaizen_lab.integrations.nexus import KaizenNexusIntegration
+    from kaizen_lab.integrations.production import ProductionDeploymentManager
+    from kaizen_lab.mcp.discovery import AdvancedMCPDiscovery
     from kaizen_lab.models import (
         FunctionModel,
         Message,
@@ -46,7 +51,10 @@ if TYPE_CHECKING:  # static re-exports for type checkers and IDEs; the runtime p
         override_allow_real_requests,
         resolve_model,
     )
-    from kaizen_lab.signatures import InputField, OutputField, Signature
+    from kaizen_lab.monitoring import ProductionMonitoring
+    from kaizen_lab.optimize import AutoOptimizationEngine, PromptOptimizer
+    from kaizen_lab.security import KaizenSecurityManager
+    from kaizen_lab.signatures import InputField, OutputField, Signature, SignatureCompiler, SignatureParser
     from kaizen_lab.store import RunStore
     from kaizen_lab.tracing import Tracer
     from kaizen_lab.tracing.monitor import TransparencyMonitor
@@ -95,6 +103,18 @@ _LAZY: dict[str, str] = {
     "Tracer": "kaizen_lab.tracing:Tracer",
     "TransparencyMonitor": "kaizen_lab.tracing.monitor:TransparencyMonitor",
     "RunStore": "kaizen_lab.store:RunStore",
+    # the roadmap's names for the classes above and beside them (docs/roadmap-api.md)
+    "ConfigurationManager": "kaizen_lab.config:ConfigurationManager",
+    "SignatureParser": "kaizen_lab.signatures:SignatureParser",
+    "SignatureCompiler": "kaizen_lab.signatures:SignatureCompiler",
+    "PromptOptimizer": "kaizen_lab.optimize:PromptOptimizer",
+    "AutoOptimizationEngine": "kaizen_lab.optimize:AutoOptimizationEngine",
+    "AdvancedMCPDiscovery": "kaizen_lab.mcp.discovery:AdvancedMCPDiscovery",
+    "KaizenSecurityManager": "kaizen_lab.security:KaizenSecurityManager",
+    "KaizenDataFlowIntegration": "kaizen_lab.integrations.dataflow:KaizenDataFlowIntegration",
+    "KaizenNexusIntegration": "kaizen_lab.integrations.nexus:KaizenNexusIntegration",
+    "ProductionDeploymentManager": "kaizen_lab.integrations.production:ProductionDeploymentManager",
+    "ProductionMonitoring": "kaizen_lab.monitoring:ProductionMonitoring",
     # errors
     "KaizenError": "kaizen_lab.errors:KaizenError",
     "UserError": "kaizen_lab.errors:UserError",
@@ -155,6 +175,10 @@ __all__ = [
     "add_listener",
     # transparency
     "RunStore", "Tracer", "TransparencyMonitor",
+    # the roadmap's names
+    "AdvancedMCPDiscovery", "AutoOptimizationEngine", "ConfigurationManager", "KaizenDataFlowIntegration",
+    "KaizenNexusIntegration", "KaizenSecurityManager", "ProductionDeploymentManager", "ProductionMonitoring",
+    "PromptOptimizer", "SignatureCompiler", "SignatureParser",
     # errors
     "AgentRunError", "AuthenticationError", "AuthorizationError", "ConfigError", "KaizenError",
     "KaizenTimeoutError", "MCPError", "ModelError", "OutputParseError", "RealRequestsForbiddenError",

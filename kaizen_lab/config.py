@@ -28,6 +28,7 @@ from kaizen_lab.errors import ConfigError, did_you_mean
 
 __all__ = [
     "AuthConfig",
+    "ConfigurationManager",
     "KaizenConfig",
     "MCPIntegrationConfig",
     "MonitoringConfig",
@@ -245,6 +246,21 @@ class KaizenConfig(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _roadmap_names(cls, data: Any) -> Any:
+        # the roadmap's KaizenConfig calls the security section ``security_config``
+        if isinstance(data, Mapping) and "security_config" in data:
+            if "security" in data:
+                raise ValueError("security_config: the same section as security; give only one of them")
+            data = {("security" if k == "security_config" else k): v for k, v in data.items()}
+        return data
+
+    @property
+    def security_config(self) -> SecurityConfig:
+        """The roadmap's name for ``security``."""
+        return self.security
+
     @field_validator("models")
     @classmethod
     def _models_have_provider(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -285,6 +301,22 @@ class KaizenConfig(_Section):
 
 
 # --------------------------------------------------------------------------------------------------- loading
+
+
+class ConfigurationManager:
+    """The roadmap's ``ConfigurationManager().load_config(source)``: ``load_config`` as a method.
+
+    Args:
+        env: environment to read ``KAIZEN_*`` overrides from (default ``os.environ``).
+    """
+
+    def __init__(self, *, env: Mapping[str, str] | None = None) -> None:
+        self.env = env
+
+    def load_config(self, config_source: KaizenConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+                    **overrides: Any) -> KaizenConfig:
+        """A validated ``KaizenConfig`` from a dict, YAML/JSON file or text, or an existing config."""
+        return load_config(config_source, env=self.env, overrides=overrides or None)
 
 
 def load_config(source: KaizenConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None, *,

@@ -68,12 +68,15 @@ class Kaizen:
 
         Args:
             agent_id: unique name, used in traces and by ``get_agent``.
-            signature: a signature string, ``Signature``, signature class or function (``None``: a plain chat
-                agent taking ``message`` and returning ``response``, as the agent module defines).
-            **config: agent options such as ``model="test"``, ``tools=[...]``, ``memory=True``.
+            signature: a signature string, ``Signature``, signature class or function (``None``:
+                ``question: str -> answer: str``, whose input may also be passed as ``task=``); or a dict of
+                agent options (the roadmap's ``create_agent(name, config)``).
+            **config: agent options such as ``model="test"``, ``tools=[...]``, ``memory=True``, or all of
+                them as one dict in ``config={...}``. Model settings (``temperature``, ``max_tokens``,
+                ``top_p``, ``seed``, ``stop``) and ``signature`` may be among them.
 
         Raises:
-            UserError: ``agent_id`` is empty or already used.
+            UserError: ``agent_id`` is empty or already used, or an option is unknown.
         """
         if not isinstance(agent_id, str) or not agent_id.strip():
             raise UserError(f"agent_id must be a non-empty string, got {agent_id!r}")
@@ -82,7 +85,8 @@ class Kaizen:
                             f"kaizen.get_agent({agent_id!r})")
         from kaizen_lab.agents import Agent
 
-        agent = Agent(agent_id, signature, config=self.config, **config)
+        signature, options = _agent_options(signature, config)
+        agent = Agent(agent_id, signature, config=self.config, **options)
         self._start_audit()
         self.agents[agent_id] = agent
         return agent
@@ -165,8 +169,31 @@ class Kaizen:
         return self.debate(agents, judge, rounds=rounds).build_workflow(topic)
 
     def create_pipeline(self, agent_configs: Any) -> Any:
-        """The pipeline as a Kailash ``WorkflowBuilder`` (inputs go to the ``inputs`` node's ``values``)."""
-        return self.pipeline(agent_configs).to_workflow()
+        """The pipeline as a Kailash ``WorkflowBuilder`` (inputs go to the ``inputs`` node's ``values``).
+
+        Steps are Agents, ids, config dicts, ``(agent or existing id, {input: earlier_field})``, or the
+        roadmap's ``(name, config)`` pairs, where ``name`` is not an agent yet: the agent is created from
+        the config dict, and when it has one input that the previous step's outputs don't name, it takes the
+        previous step's first output (as the roadmap connects each step to the one before): default agents
+        (``question -> answer``) chain, each answering the one before.
+        """
+        steps: list[Any] = []
+        previous: Agent | None = None
+        for item in agent_configs:
+            mapping: dict[str, str] = {}
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) \
+                    and item[0] not in self.agents and isinstance(item[1], Mapping):
+                agent = self.create_agent(item[0], dict(item[1]))
+                inputs = agent.signature.input_names
+                if previous is not None and len(inputs) == 1 and inputs[0] not in previous.signature.output_names:
+                    mapping = {inputs[0]: previous.signature.output_names[0]}
+            elif isinstance(item, tuple):
+                agent, mapping = self._agents([item[0]])[0], dict(item[1])
+            else:
+                agent = self._agents([item])[0]
+            steps.append((agent, mapping) if mapping else agent)
+            previous = agent
+        return self.pipeline(steps).to_workflow()
 
     def create_consensus_workflow(self, agents: Any, **config: Any) -> Any:
         """The consensus as a Kailash ``WorkflowBuilder`` (parallel agents → ``aggregate``)."""
@@ -202,6 +229,16 @@ class Kaizen:
             stop()
 
     @property
+    def security_manager(self) -> Any:
+        """The roadmap's name for ``security``."""
+        return self.security
+
+    @property
+    def security_config(self) -> Any:
+        """The roadmap's name for ``config.security``."""
+        return self.config.security
+
+    @property
     def security(self) -> Any:
         """The ``KaizenSecurityManager`` for this configuration's ``security`` section (one per instance)."""
         manager = self.__dict__.get("_security")
@@ -234,3 +271,32 @@ class Kaizen:
 
         options.setdefault("auth", self.config.security)
         return create_multi_agent_service(self._agents(agents), channels, **options)
+
+
+#: agent options the roadmap puts in an agent's config dict that are per-request model settings here
+_MODEL_SETTINGS = ("temperature", "max_tokens", "top_p", "seed", "stop")
+
+
+def _agent_options(signature: Any, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``create_agent``'s arguments as (signature, Agent options): accepts a dict of options in place of the
+    signature or in ``config=``, and moves model settings into ``settings``."""
+    options = dict(options)
+    if "config" in options:
+        given = options.pop("config")
+        if not isinstance(given, Mapping):
+            raise UserError(f"create_agent(config=...) takes the agent's options as a dict, got "
+                            f"{type(given).__name__}; the Kaizen configuration goes to Kaizen(config)")
+        options = {**given, **options}
+    if isinstance(signature, Mapping):
+        options = {**signature, **options}
+        signature = None
+    if "signature" in options:
+        if signature is not None:
+            raise UserError("the signature is given twice: as an argument and in the config dict")
+        signature = options.pop("signature")
+    settings = {k: options.pop(k) for k in _MODEL_SETTINGS if k in options}
+    if settings:
+        if options.get("settings") is not None:
+            raise UserError(f"give model settings either in settings= or as {sorted(settings)}, not both")
+        options["settings"] = settings
+    return signature, options

@@ -164,3 +164,27 @@ def test_audit_logging_records_agent_runs_and_tool_calls(tmp_path) -> None:
         kaizen.close()
     agent.execute(question="after close")
     assert len(kaizen.security.audit.records()) == 2
+
+
+def test_create_agent_option_dicts_are_checked() -> None:
+    kaizen = Kaizen()
+    with pytest.raises(UserError, match="takes the agent's options as a dict, got KaizenConfig"):
+        kaizen.create_agent("a", config=KaizenConfig())
+    with pytest.raises(UserError, match="the signature is given twice"):
+        kaizen.create_agent("b", "q -> a", config={"signature": "x -> y"})
+    with pytest.raises(UserError, match="either in settings= or as"):
+        kaizen.create_agent("c", config={"temperature": 0.1, "settings": {"seed": 1}})
+    # keyword options win over the same option in the dict
+    agent = kaizen.create_agent("d", config={"model": "nope", "max_retries": 5}, model="test")
+    assert agent.model_label == "test:test" and agent.max_retries == 5
+    assert sorted(kaizen.agents) == ["d"]  # the refused ones were not kept
+
+
+def test_create_pipeline_keeps_the_agent_and_mapping_form() -> None:
+    kaizen = Kaizen()
+    kaizen.create_agent("first", "question -> draft", model="test")
+    kaizen.create_agent("second", "text -> summary", model="test")
+    builder = kaizen.create_pipeline(["first", ("second", {"text": "draft"})])  # an existing id: a mapping
+    workflow = builder.build()
+    edges = {(s, t, d["to_input"]) for s, t, d in workflow.graph.edges(data=True)}
+    assert ("first", "second", "text") in edges

@@ -20,6 +20,7 @@ from kaizen_lab.errors import (
     ModelError,
     OutputParseError,
     ToolError,
+    UserError,
     redacted_cause,
 )
 from kaizen_lab.models._retry import observe_retries
@@ -286,9 +287,16 @@ async def model_phase(state: RunState, agent: Agent, inputs: Mapping[str, Any],
 async def run_agent(agent: Agent, inputs: Mapping[str, Any], *, session: str | None = None,
                     run_id: str | None = None, parent_run_id: str | None = None,
                     on_event: Any = None) -> ExecutionResult:
-    """Run every step of ``agent`` on ``inputs`` and return the typed result."""
+    """Run every step of ``agent`` on ``inputs`` and return the typed result.
+
+    ``session`` defaults to the agent's ``default_session``; inputs given under one of the agent's
+    ``input_aliases`` are renamed first.
+    """
     from kaizen_lab.agents.result import ExecutionResult, RunMetadata
 
+    if session is None:
+        session = getattr(agent, "default_session", None)
+    inputs = _unalias(agent, inputs)
     state = RunState(run_id or ev.new_id(), agent.agent_id, agent.model_label)
     state.on_event = on_event
     state.record(ev.RunStarted(run_id=state.run_id, agent_id=agent.agent_id, inputs=dict(inputs),
@@ -332,6 +340,20 @@ async def _run_steps(state: RunState, agent: Agent, inputs: Mapping[str, Any], s
     if session and agent.memory:
         agent.memory.record(agent.agent_id, session, _user_turn(agent, values), text)
     return outputs
+
+
+def _unalias(agent: Agent, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
+    aliases = getattr(agent, "input_aliases", None)
+    if not aliases or not any(alias in inputs for alias in aliases):
+        return inputs
+    values = dict(inputs)
+    for alias, name in aliases.items():
+        if alias in values:
+            if name in values:
+                raise UserError(f"give {name!r} or {alias!r}, not both: on agent {agent.agent_id!r} {alias!r} is "
+                                f"another name for the input {name!r}")
+            values[name] = values.pop(alias)
+    return values
 
 
 def _user_turn(agent: Agent, values: Mapping[str, Any]) -> str:

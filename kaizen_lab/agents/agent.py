@@ -1,7 +1,9 @@
 """``Agent``: one signature, one model, optional tools and memory; one way to run it, typed results.
 
 ``execute`` (sync, also inside Jupyter's running loop), ``aexecute``, ``batch``/``abatch``, ``stream``; and
-composition into Kailash workflows with ``to_workflow_node`` and ``to_workflow``.
+composition into Kailash workflows with ``to_workflow_node`` and ``to_workflow``. Methods that belong to outer
+layers (MCP, persistence, notebook) are one-line lazy doors in marked sections, and the roadmap's other names
+(``id``, ``capabilities``) sit together in one marked section; ``docs/roadmap-api.md`` maps them all.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["Agent"]
 
 DEFAULT_SIGNATURE = "question: str -> answer: str"
+#: other names an agent created without a signature accepts for its input (the roadmap writes ``task=``)
+DEFAULT_INPUT_ALIASES = {"task": "question"}
 
 
 class Agent:
@@ -36,7 +40,8 @@ class Agent:
 
     Args:
         agent_id: a name, unique within a notebook or service.
-        signature: a ``Signature``, its text (``"question -> answer"``), a signature class or a function.
+        signature: a ``Signature``, its text (``"question -> answer"``), a signature class or a function;
+            ``None`` gives ``question: str -> answer: str``, whose input may also be passed as ``task=``.
         model: a model object or string (``"test"``, ``"local"``, ``"openai:gpt-4o-mini"`` ...); default from config.
         instructions: replaces the signature's instructions.
         tools: functions (or ``Tool``s) the model may call.
@@ -66,6 +71,10 @@ class Agent:
 
         check_plain_options(namespace=namespace, instructions=instructions, tools=tools)
         sig = Signature.coerce(signature if signature is not None else DEFAULT_SIGNATURE, namespace)
+        #: other names accepted for inputs (``{alias: input}``), applied before validation
+        self.input_aliases: dict[str, str] = dict(DEFAULT_INPUT_ALIASES) if signature is None else {}
+        #: the memory session of runs that name none (``enable_dataflow_persistence`` sets ``"default"``)
+        self.default_session: str | None = None
         self.signature = sig.with_instructions(instructions) if instructions is not None else sig
         self._model_spec = model
         self._model: BaseModel | None = None
@@ -261,11 +270,14 @@ class Agent:
         return self.memory.history(self.agent_id, session)
 
     # -- MCP (thin delegates to kaizen_lab.mcp, imported on first use) -- begin ---------------------------
-    def expose_as_mcp_server(self, transport: str = "stdio", host: str = "127.0.0.1", port: int | None = None,
+    def expose_as_mcp_server(self, transport: str | None = None, host: str = "127.0.0.1", port: int | None = None,
                              token: str | None = None, auth: bool = True) -> Any:
-        """Serve this agent as an MCP tool; see ``kaizen_lab.mcp.expose`` (HTTP comes back running)."""
+        """Serve this agent as an MCP tool; see ``kaizen_lab.mcp.expose`` (HTTP comes back running). The
+        transport defaults to HTTP when a ``port`` is given (the roadmap's ``expose_as_mcp_server(port=8080)``),
+        else stdio."""
         from kaizen_lab.mcp.server import expose
 
+        transport = transport or ("http" if port is not None else "stdio")
         return expose(self, transport, host=host, port=port, token=token, auth=auth)  # type: ignore[arg-type]
 
     def connect_to_mcp_servers(self, servers: Any, **options: Any) -> list[Any]:
@@ -296,13 +308,30 @@ class Agent:
     # -- MCP -- end ---------------------------------------------------------------------------------------
 
     # -- persistence (thin delegate to kaizen_lab.integrations.dataflow) -- begin -------------------------
-    def enable_dataflow_persistence(self, url: str | None = None, *, records: bool = True) -> Any:
+    def enable_dataflow_persistence(self, url: str | None = None, *, records: bool = True,
+                                    session: str | None = "default") -> Any:
         """Keep memory and one execution record per run in DataFlow (SQLite under ``.kaizen/`` by default,
-        PostgreSQL by URL); memory then survives a restart. Returns the ``DataFlowStore``."""
+        PostgreSQL by URL); memory then survives a restart, and runs that name no session continue
+        ``session``. Returns the ``DataFlowStore``."""
         from kaizen_lab.integrations.dataflow import enable_persistence
 
-        return enable_persistence(self, url, records=records)
+        return enable_persistence(self, url, records=records, session=session)
     # -- persistence -- end -------------------------------------------------------------------------------
+
+    # -- roadmap spellings (kept here, in one place; docs/roadmap-api.md maps every roadmap call) -------------
+    @property
+    def id(self) -> str:
+        """The roadmap's name for ``agent_id``."""
+        return self.agent_id
+
+    @property
+    def capabilities(self) -> list[str]:
+        """What this agent offers other programs: the MCP tool names ``expose_as_mcp_server`` publishes (an
+        agent is one tool, described by its signature)."""
+        from kaizen_lab.mcp.server import tool_name_for
+
+        return [tool_name_for(self)]
+    # -- roadmap spellings -- end ----------------------------------------------------------------------------
 
     # -- composition --------------------------------------------------------------------------------------
     def to_workflow_node(self, node_id: str | None = None) -> Any:

@@ -38,8 +38,8 @@ from kaizen_lab.errors import ConfigError, KaizenError, UserError
 if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent
 
-__all__ = ["MODELS", "DataFlowStore", "ExecutionRecorder", "default_url", "enable_persistence", "get_store",
-           "normalize_url"]
+__all__ = ["MODELS", "DataFlowStore", "ExecutionRecorder", "KaizenDataFlowIntegration", "default_url",
+           "enable_persistence", "get_store", "normalize_url"]
 
 T = TypeVar("T")
 log = logging.getLogger("kaizen_lab.integrations.dataflow")
@@ -510,13 +510,16 @@ class ExecutionRecorder:
 _RECORDERS: dict[str, ExecutionRecorder] = {}
 
 
-def enable_persistence(agent: Agent, url: str | Path | None = None, *, records: bool = True) -> DataFlowStore:
+def enable_persistence(agent: Agent, url: str | Path | None = None, *, records: bool = True,
+                       session: str | None = "default") -> DataFlowStore:
     """Keep ``agent``'s conversation memory in DataFlow and write an execution record per run.
 
     Args:
         url: ``None`` for the configured store (a SQLite file under ``.kaizen/`` in the working directory),
             or a PostgreSQL URL / SQLite path.
         records: also write one ``ExecutionRecord`` per run.
+        session: the memory session of runs that name none, so a plain ``agent.execute(...)`` remembers the
+            earlier ones; ``None`` keeps memory to runs that pass ``session=``.
 
     Returns:
         The ``DataFlowStore`` (shared by every agent persisted to the same URL in this process).
@@ -526,6 +529,7 @@ def enable_persistence(agent: Agent, url: str | Path | None = None, *, records: 
     store = get_store(url, getattr(agent, "config", None))
     max_turns = agent.memory.max_turns if agent.memory is not None else 20
     agent.memory = StateManager(store, max_turns=max_turns)
+    agent.default_session = session
     if records:
         with _STORES_LOCK:
             recorder = _RECORDERS.get(store.url)
@@ -536,3 +540,66 @@ def enable_persistence(agent: Agent, url: str | Path | None = None, *, records: 
         recorder.watch(agent.agent_id)
     agent.__dict__["persistence"] = store
     return store
+
+
+# ------------------------------------------------------------------------------------------------ roadmap
+
+
+class KaizenDataFlowIntegration:
+    """The roadmap's ``KaizenDataFlowIntegration(kaizen, dataflow)``: kaizen-lab's two DataFlow models on one
+    database, and agents persisted into it.
+
+    Args:
+        kaizen: a ``Kaizen`` (its configuration picks the default store and encryption; agent ids resolve
+            through it), or ``None``.
+        dataflow: a ``DataFlowStore``, a store URL or path, ``None`` for the configured store, or a
+            ``dataflow.DataFlow`` instance on a database file or server (the models are declared on it too, so
+            its ``express`` API reads what agents write).
+    """
+
+    def __init__(self, kaizen: Any = None, dataflow: Any = None) -> None:
+        self.kaizen = kaizen
+        config = getattr(kaizen, "config", None)
+        self._db: Any = None
+        if isinstance(dataflow, DataFlowStore):
+            self.store = dataflow
+        elif dataflow is None or isinstance(dataflow, str | Path):
+            self.store = get_store(dataflow, config)
+        elif hasattr(dataflow, "model") and hasattr(getattr(dataflow, "config", None), "database"):
+            url = str(dataflow.config.database.url)
+            if normalize_url(url) == ":memory:":
+                raise ConfigError("an in-memory DataFlow can't be shared with kaizen-lab's store (each connection "
+                                  "is its own database): give DataFlow a file or server URL", path="dataflow")
+            self.store, self._db = get_store(url, config), dataflow
+        else:
+            raise UserError(f"dataflow must be a DataFlowStore, a store URL, None or a dataflow.DataFlow, got "
+                            f"{type(dataflow).__name__}")
+
+    @property
+    def db(self) -> Any:
+        """The ``dataflow.DataFlow`` the models are declared on."""
+        return self._db if self._db is not None else self.store.db
+
+    def _models(self) -> dict[str, Any]:
+        models = dict(self.db.get_models())
+        if "AgentState" not in models:
+            from kaizen_lab.integrations._models import declare_models
+
+            declare_models(self.db)
+            models = dict(self.db.get_models())
+        return models
+
+    def create_agent_model(self, agent: Any = None) -> Any:
+        """The ``AgentState`` model class (one row per agent: state, conversation history, metrics). Given an
+        agent (or its id), that agent's memory and execution records are kept in this database from now on."""
+        if agent is not None:
+            if isinstance(agent, str):
+                if self.kaizen is None:
+                    raise UserError("pass the Agent itself, or create the integration with a Kaizen to name it")
+                agent = self.kaizen.get_agent(agent)
+            enable_persistence(agent, self.store.url)
+        return self._models()["AgentState"]
+
+    def create_execution_model(self) -> Any:
+        """The ``ExecutionRecord`` model class (one row per finished run, keyed by the run id)."""
+        return self._models()["ExecutionRecord"]

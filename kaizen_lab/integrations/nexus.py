@@ -32,7 +32,8 @@ from kaizen_lab.errors import (
 if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent
 
-__all__ = ["CHANNELS", "Deployment", "SecurityWarning", "call_command", "create_multi_agent_service", "deploy_agent", "serve_command"]
+__all__ = ["CHANNELS", "Deployment", "KaizenNexusIntegration", "SecurityWarning", "call_command",
+           "create_multi_agent_service", "deploy_agent", "serve_command"]
 
 CHANNELS = ("api", "cli", "mcp")
 API_KEY_ENV = "KAIZEN_API_KEY"
@@ -225,7 +226,8 @@ def _openapi(base: dict[str, Any], agents: dict[str, Agent]) -> dict[str, Any]:
 
 def create_multi_agent_service(agents: Iterable[Agent], channels: Sequence[str] = CHANNELS, *,
                                host: str = "127.0.0.1", port: int | None = None, mcp_port: int | None = None,
-                               auth: Any = None, persistence: Any = None, monitoring: Any = None) -> Deployment:
+                               auth: Any = None, persistence: Any = None, monitoring: Any = None,
+                               nexus: Any = None) -> Deployment:
     """Serve several agents on the chosen channels; returns a running ``Deployment``.
 
     Args:
@@ -239,6 +241,9 @@ def create_multi_agent_service(agents: Iterable[Agent], channels: Sequence[str] 
         monitoring: alerting over the deployment's metrics (``/alerts``): ``None`` follows
             ``monitoring.enabled`` of the agents' configuration, ``False`` turns it off, a config (dict,
             ``KaizenConfig``, file) sets the rules, thresholds and webhooks.
+        nexus: a ``nexus.Nexus`` to register the agents on for the API channel (default: a new one); it must
+            be made with ``enable_durability=False`` (else identical requests replay an old answer). It is
+            served on ``host``/``port`` through the security gate; don't ``start()`` it yourself.
 
     Raises:
         ConfigError: an unknown channel, ``cli`` without ``api``, or a port that is taken.
@@ -270,7 +275,8 @@ def create_multi_agent_service(agents: Iterable[Agent], channels: Sequence[str] 
         from kaizen_lab.integrations.dataflow import enable_persistence
 
         for agent in agent_list:
-            store = enable_persistence(agent, None if persistence is True else persistence)
+            # session=None: callers of a service never share a conversation unless they name one
+            store = enable_persistence(agent, None if persistence is True else persistence, session=None)
             if store not in deployment.stores:
                 deployment.stores.append(store)
     for agent_id in by_id:
@@ -279,7 +285,7 @@ def create_multi_agent_service(agents: Iterable[Agent], channels: Sequence[str] 
     try:
         deployment.monitoring = _monitoring(monitoring, agent_list, deployment)
         if "api" in chosen:
-            _start_api(deployment, host, port)
+            _start_api(deployment, host, port, nexus)
         if "mcp" in chosen:
             _start_mcp(deployment, host, mcp_port)
     except BaseException:
@@ -306,7 +312,7 @@ def deploy_agent(agent: Agent, channels: Sequence[str] = CHANNELS, **options: An
     return create_multi_agent_service([agent], channels, **options)
 
 
-def _start_api(deployment: Deployment, host: str, port: int | None) -> None:
+def _start_api(deployment: Deployment, host: str, port: int | None, nexus: Any = None) -> None:
     import logging
 
     from kaizen_lab.integrations._gateway import ApiGate
@@ -327,8 +333,11 @@ def _start_api(deployment: Deployment, host: str, port: int | None) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     _drop_untrue_warnings()
     # api_port is only a label here (start(blocking=False) binds nothing); auto_discovery off: no file scans
-    app = Nexus(api_port=port or 8000, enable_durability=False, rate_limit=None, auto_discovery=False,
-                enable_monitoring=False)
+    if nexus is not None and getattr(nexus, "_enable_durability", False):
+        raise ConfigError("this Nexus replays identical requests (durability is on): create it with "
+                          "Nexus(enable_durability=False) so every request runs the agent", path="nexus")
+    app = nexus if nexus is not None else Nexus(api_port=port or 8000, enable_durability=False, rate_limit=None,
+                                                auto_discovery=False, enable_monitoring=False)
     for agent_id, agent in deployment.agents.items():
         app.register(agent_id, _workflow(agent))
     app.start(blocking=False)
@@ -522,3 +531,39 @@ def serve_command(argv: Sequence[str]) -> int:
     finally:
         deployment.stop()
     return 0
+
+
+# ------------------------------------------------------------------------------------------------ roadmap
+
+
+class KaizenNexusIntegration:
+    """The roadmap's ``KaizenNexusIntegration(kaizen, nexus)``: deploy agents on the API, CLI and MCP channels.
+
+    Args:
+        kaizen: a ``Kaizen`` (agent ids resolve through it; its security configuration guards the channels).
+        nexus: a ``nexus.Nexus`` made with ``enable_durability=False`` for the API channel, or ``None`` for a
+            new one per deployment.
+    """
+
+    def __init__(self, kaizen: Any = None, nexus: Any = None) -> None:
+        self.kaizen = kaizen
+        self.nexus = nexus
+
+    def _options(self, options: dict[str, Any]) -> dict[str, Any]:
+        if self.nexus is not None:
+            options.setdefault("nexus", self.nexus)
+        if self.kaizen is not None:
+            options.setdefault("auth", self.kaizen.config.security)
+        return options
+
+    def _agents(self, agents: Iterable[Any]) -> list[Any]:
+        return [self.kaizen.get_agent(a) if isinstance(a, str) and self.kaizen is not None else a for a in agents]
+
+    def deploy_agent(self, agent: Any, channels: Sequence[str] = CHANNELS, **options: Any) -> Deployment:
+        """Serve one agent (or its id); returns the running ``Deployment``."""
+        return create_multi_agent_service(self._agents([agent]), channels, **self._options(options))
+
+    def create_multi_agent_service(self, agents: Iterable[Any], channels: Sequence[str] = CHANNELS,
+                                   **options: Any) -> Deployment:
+        """Serve several agents as one service; returns the running ``Deployment``."""
+        return create_multi_agent_service(self._agents(agents), channels, **self._options(options))

@@ -98,7 +98,8 @@ class ProductionDeploymentManager:
     """Plans a deployment and checks that it is ready for production.
 
     Args:
-        agents: the agents to deploy.
+        agents: the agents to deploy, or a ``Kaizen`` (its agents, configuration and security manager, as the
+            roadmap's ``ProductionDeploymentManager(kaizen)``).
         config: a ``KaizenConfig`` (default: each agent's, else ``load_config()``).
         security: a ``KaizenSecurityManager`` (default: built from ``config.security``).
         store_url: the persistence store (default: ``config.store``).
@@ -112,6 +113,12 @@ class ProductionDeploymentManager:
                  store_url: str | None = None, config_files: Sequence[str | Path] | None = None,
                  project_dir: str | Path = ".", channels: Sequence[str] = ("api", "cli", "mcp"),
                  host: str = "127.0.0.1", port: int = 8000, redis_url: str | None = None, workers: int = 2) -> None:
+        from kaizen_lab.framework import Kaizen
+
+        if isinstance(agents, Kaizen):
+            config = agents.config if config is None else config
+            security = agents.security if security is None else security
+            agents = agents.agents.values()
         self.agents = list(agents)
         if config is None:
             config = next((a.config for a in self.agents if getattr(a, "config", None) is not None), None)

@@ -28,7 +28,7 @@ from typing import Any
 from kaizen_lab.errors import ConfigError, MCPError, UserError
 from kaizen_lab.mcp.client import MCPConnection, MCPToolInfo, ServerSpec, server_spec
 
-__all__ = ["MCPService", "MCPServiceDiscovery", "parse_config", "registry_entries"]
+__all__ = ["AdvancedMCPDiscovery", "MCPService", "MCPServiceDiscovery", "parse_config", "registry_entries"]
 
 PROJECT_FILE = "kaizen-mcp.yaml"
 
@@ -386,3 +386,38 @@ def _scan(ports: Sequence[int], timeout: float = 0.2) -> list[MCPService]:
     open_ports = run_sync(scan_all())
     return [MCPService(f"127.0.0.1:{p}", ServerSpec(f"127.0.0.1:{p}", "http", url=f"http://127.0.0.1:{p}/mcp"),
                        "scan") for p in open_ports]
+
+
+# -- the roadmap's spelling ------------------------------------------------------------------------------------
+class AdvancedMCPDiscovery(MCPServiceDiscovery):
+    """The roadmap's ``AdvancedMCPDiscovery(config).discover_by_capabilities(capabilities)``.
+
+    Args:
+        config: a ``KaizenConfig``, its ``MCPIntegrationConfig``, or ``None`` for the defaults: named
+            ``servers``, the registry when ``use_registry`` and ``registry_url`` are set, ``max_services`` and
+            ``connect_timeout``. ``scan_local`` needs the ports to probe in ``scan_ports=``.
+        **options: any ``MCPServiceDiscovery`` option, winning over the config.
+    """
+
+    def __init__(self, config: Any = None, **options: Any) -> None:
+        mi = getattr(config, "mcp_integration", config)
+        kwargs: dict[str, Any] = {}
+        if mi is not None:
+            kwargs = {"servers": dict(mi.servers), "max_services": mi.max_services,
+                      "connect_timeout": mi.connect_timeout}
+            if mi.use_registry:
+                if not mi.registry_url:
+                    raise ConfigError("mcp_integration.use_registry is on but registry_url is empty; set the "
+                                      "registry's base URL", path="mcp_integration.registry_url")
+                kwargs["registry_url"] = mi.registry_url
+            if mi.scan_local and not options.get("scan_ports"):
+                raise ConfigError("mcp_integration.scan_local needs the ports to probe: "
+                                  "AdvancedMCPDiscovery(config, scan_ports=[8000, 8001])",
+                                  path="mcp_integration.scan_local")
+        kwargs.update(options)
+        super().__init__(**kwargs)
+
+    def discover_by_capabilities(self, capabilities: Sequence[str] | str, *, probe: bool = True
+                                 ) -> list[MCPService]:
+        """Services offering ``capabilities``, probed and ranked best first (``discover``)."""
+        return self.discover(capabilities, probe=probe)

@@ -190,7 +190,7 @@ class AutoOptimizationEngine:
     """Plans and applies optimizations for a set of agents from their measured behaviour.
 
     Args:
-        agents: the agents that may be changed (by id).
+        agents: the agents that may be changed (by id): a list, a dict by id, or a ``Kaizen`` (its agents).
         repeat_threshold: share of repeated identical inputs above which caching is proposed.
         slow_ms: p50 latency above which concurrency tuning is proposed.
         eval_sets / candidate_models / training_data: per agent id, enabling model selection and prompt steps.
@@ -201,6 +201,7 @@ class AutoOptimizationEngine:
                  candidate_models: Mapping[str, Sequence[Any]] | None = None,
                  training_data: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
                  metric: str | Metric = "exact_match", quality_threshold: float = 0.9) -> None:
+        agents = getattr(agents, "agents", agents)  # a Kaizen brings the agents it created
         items = agents.values() if isinstance(agents, Mapping) else agents
         self.agents = {a.agent_id: a for a in items}
         self.repeat_threshold = repeat_threshold

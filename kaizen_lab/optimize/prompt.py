@@ -98,8 +98,21 @@ class OptimizationReport:
 
 @dataclass(frozen=True)
 class OptimizedPrompt:
+    """The optimized signature (winning instructions and demos) and the report of the search.
+
+    ``str()`` of it is the optimized prompt text; ``signature.with_optimized_prompt(it)`` applies it.
+    """
+
     signature: Signature
     report: OptimizationReport
+
+    @property
+    def prompt(self) -> str:
+        """The optimized prompt as the model sees it (``signature.generate_prompt()``)."""
+        return self.signature.generate_prompt()
+
+    def __str__(self) -> str:
+        return self.prompt
 
 
 @dataclass
@@ -134,6 +147,11 @@ class PromptOptimizer:
     def optimize(self, target: Agent | Signature, training_data: Sequence[Mapping[str, Any]], *,
                  model: Any = None) -> OptimizedPrompt:
         return run_sync(self.aoptimize(target, training_data, model=model))
+
+    def optimize_signature_prompt(self, signature: Signature, training_data: Sequence[Mapping[str, Any]], *,
+                                  model: Any = None) -> OptimizedPrompt:
+        """The roadmap's spelling of ``optimize``: pass the result to ``signature.with_optimized_prompt``."""
+        return self.optimize(signature, training_data, model=model)
 
     async def aoptimize(self, target: Agent | Signature, training_data: Sequence[Mapping[str, Any]], *,
                         model: Any = None) -> OptimizedPrompt:

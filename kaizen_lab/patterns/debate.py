@@ -2,6 +2,8 @@
 
 Debaters take ``topic`` and ``transcript`` (``str`` or ``list[str]``) and output an argument and, optionally, a
 ``position``; when every debater holds the same position after a round, the debate has converged and stops.
+Ordinary agents with one input (``question -> answer``) debate too: that input gets the topic and the
+transcript as text, and their first output is their argument (they state no position, so they don't converge).
 Compiled, each debater is a node in a ring closed by a Kailash cycle (one iteration per round), followed by the
 judge node.
 """
@@ -48,11 +50,32 @@ def _transcript_value(agent: Agent, transcript: Sequence[dict[str, Any]]) -> Any
     return transcript_text(transcript) or "(no arguments yet)"
 
 
+def _single_input(agent: Agent) -> str | None:
+    """The one input an agent without the debate shape receives the debate through (``None``: typed shape)."""
+    names = agent.signature.input_names
+    if {"topic", "transcript"} <= set(names):
+        return None
+    required = [f.name for f in agent.signature.input_fields if f.required]
+    if len(required) == 1 or (not required and len(names) == 1):
+        return required[0] if required else names[0]
+    raise UserError(f"debate agent {agent.agent_id!r} needs the inputs topic and transcript, or a single input "
+                    f"to receive the debate as text (it takes {list(names)}); e.g. {DEBATER_SIGNATURE!r}")
+
+
+def _debate_inputs(agent: Agent, topic: str, transcript: Sequence[dict[str, Any]], ask: str) -> dict[str, Any]:
+    single = _single_input(agent)
+    if single is None:
+        return {"topic": topic, "transcript": _transcript_value(agent, transcript)}
+    text = transcript_text(transcript) or "(no arguments yet)"
+    return {single: f"Debate topic: {topic}\n\nTranscript so far:\n{text}\n\n{ask}"}
+
+
 async def debate_turn(agent: Agent, topic: str, transcript: Sequence[dict[str, Any]], round_no: int, *,
                       parent_run_id: str | None = None, run: PatternRun | None = None,
                       timeout: float | None = None, breaker: CircuitBreaker | None = None) -> dict[str, Any]:
     """One debater's turn as a transcript entry ``{round, agent_id, argument, position, run_id | error}``."""
-    inputs = {"topic": topic, "transcript": _transcript_value(agent, transcript)}
+    inputs = _debate_inputs(agent, topic, transcript, f"You are {agent.agent_id}. Give your argument for "
+                                                      f"round {round_no + 1}.")
     if run is not None:
         outcome: ExecutionResult | AgentFailure = await guarded_run(agent, inputs, run, timeout=timeout,
                                                                     breaker=breaker)
@@ -79,8 +102,9 @@ async def judge_debate(judge: Agent | None, topic: str, transcript: Sequence[dic
                        parent_run_id: str | None = None) -> dict[str, Any]:
     """The judge's verdict, or the majority of the last round's positions when there is no judge."""
     if judge is not None:
-        result = await judge.arun({"topic": topic, "transcript": _transcript_value(judge, transcript)},
-                                  parent_run_id=parent_run_id)
+        inputs = _debate_inputs(judge, topic, transcript, "Judge the debate: name the debater who made the "
+                                                          "stronger case, and why.")
+        result = await judge.arun(inputs, parent_run_id=parent_run_id)
         data = result.data
         return {"decision": data.get("winner", data[judge.signature.output_names[0]]), "judge": data,
                 "transcript": list(transcript), "judge_run_id": result.run_id}
@@ -124,10 +148,7 @@ class DebatePattern:
         if rounds < 1:
             raise UserError(f"rounds must be at least 1, got {rounds}")
         for agent in [*debaters, *([judge] if judge else [])]:
-            missing = {"topic", "transcript"} - set(agent.signature.input_names)
-            if missing:
-                raise UserError(f"debate agent {agent.agent_id!r} needs the inputs topic and transcript (missing "
-                                f"{sorted(missing)}); e.g. {DEBATER_SIGNATURE!r}")
+            _single_input(agent)  # raises for agents that can take the debate neither way
         require_distinct_ids([a.agent_id for a in debaters], "debaters")
         self.debaters = list(debaters)
         self.judge = judge

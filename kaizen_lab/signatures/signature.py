@@ -201,6 +201,35 @@ class Signature:
         return Signature(inputs=self._inputs, outputs=self._outputs, instructions=self._instructions,
                          demos=demos, name=self._name)
 
+    # -- prompts (the roadmap's spellings; optimization is a door to kaizen_lab.optimize) ---------------------
+    def generate_prompt(self, adapter: Any = "json") -> str:
+        """The prompt the model is given for this signature: the adapter's system message (instructions, fields,
+        answer format), then each demo as the user/assistant exchange the adapter sends."""
+        from kaizen_lab.signatures.adapters import get_adapter
+
+        messages = get_adapter(adapter).format(self, {}, self._demos)[:-1]  # the last is the (empty) question
+        return "\n\n".join(m.content if m.role == "system" else f"[{m.role}]\n{m.content}" for m in messages)
+
+    def with_optimized_prompt(self, prompt: Any) -> Signature:
+        """A copy with an optimized prompt: a string replaces the instructions; the result of
+        ``PromptOptimizer().optimize_signature_prompt`` brings its instructions and demos."""
+        if isinstance(prompt, str):
+            return self.with_instructions(prompt)
+        best = getattr(prompt, "signature", None)
+        if not isinstance(best, Signature) or best.input_names != self.input_names \
+                or best.output_names != self.output_names:
+            raise UserError("with_optimized_prompt takes instructions text or the result of "
+                            "PromptOptimizer().optimize_signature_prompt(signature, data) for this signature")
+        return self.with_instructions(best.instructions).with_demos(best.demos)
+
+    def optimize_prompt(self, training_data: Sequence[Mapping[str, Any]], *, model: Any = None,
+                        **options: Any) -> Signature:
+        """The signature with the best instructions and demos ``PromptOptimizer(**options)`` finds on
+        ``training_data`` (labelled dicts of input and output fields) using ``model``."""
+        from kaizen_lab.optimize.prompt import PromptOptimizer
+
+        return PromptOptimizer(**options).optimize(self, training_data, model=model).signature
+
     # -- schemas and validation -------------------------------------------------------------------------
     def _model(self, role: str) -> Any:
         key = f"model_{role}"
@@ -221,16 +250,17 @@ class Signature:
             value = self._cache[key] = build()
         return value
 
-    def input_schema(self) -> dict[str, Any]:
-        """The inputs as a JSON Schema object."""
-        return _schema(self._model("input"), self._inputs)
+    @property
+    def input_schema(self) -> SchemaDict:
+        """The inputs as a JSON Schema object; ``sig.input_schema()`` and ``sig.input_schema`` (the roadmap's
+        attribute spelling) give the same dict."""
+        return SchemaDict(self.memo("input_schema", lambda: _schema(self._model("input"), self._inputs)))
 
-    def output_schema(self) -> dict[str, Any]:
-        """The outputs as a JSON Schema object (offered to models that support structured output)."""
-        schema = self._cache.get("output_schema")
-        if schema is None:
-            schema = self._cache["output_schema"] = _schema(self._model("output"), self._outputs)
-        return schema
+    @property
+    def output_schema(self) -> SchemaDict:
+        """The outputs as a JSON Schema object (offered to models that support structured output); callable
+        like ``input_schema``."""
+        return SchemaDict(self.memo("output_schema", lambda: _schema(self._model("output"), self._outputs)))
 
     def validate_inputs(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Check names strictly and coerce values to the input types; raise ``UserError`` naming the fix."""
@@ -368,6 +398,13 @@ class Signature:
 
     def __repr__(self) -> str:
         return f"Signature({str(self)!r})"
+
+
+class SchemaDict(dict[str, Any]):
+    """A JSON Schema dict that returns itself when called, so both spellings of ``input_schema`` work."""
+
+    def __call__(self) -> SchemaDict:
+        return self
 
 
 def _rebuild(cls: type[Signature], inputs: tuple[FieldSpec, ...], outputs: tuple[FieldSpec, ...],

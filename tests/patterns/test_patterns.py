@@ -173,9 +173,9 @@ def test_debater_sees_the_growing_transcript() -> None:
     assert "b argues z" in prompts[1] and "a: turn 0" in prompts[1]
 
 
-def test_debate_agents_must_take_topic_and_transcript() -> None:
-    with pytest.raises(UserError, match="needs the inputs topic and transcript"):
-        DebatePattern([Agent("a", "question -> answer", model="test"), debater("b", ["x"])])
+def test_debate_agents_must_take_topic_and_transcript_or_one_input() -> None:
+    with pytest.raises(UserError, match="needs the inputs topic and transcript, or a single input"):
+        DebatePattern([Agent("a", "question, context -> answer", model="test"), debater("b", ["x"])])
 
 
 def test_debate_deadline_keeps_the_transcript_so_far() -> None:
@@ -289,3 +289,21 @@ def test_patterns_refuse_agents_sharing_an_id() -> None:
         DebatePattern([debater("d", ["x"]), debater("d", ["y"])])
     with pytest.raises(UserError, match="pipeline steps need distinct agent ids"):
         PipelinePattern([voter("p", "x"), voter("p", "y")])
+
+
+def test_plain_agents_debate_through_their_single_input() -> None:
+    prompts: list[str] = []
+
+    def plain(name: str) -> Agent:
+        def fn(messages, info):
+            prompts.append(messages[-1].content)
+            return {"answer": f"{name} says {len(prompts)}"}
+
+        return Agent(name, "question -> answer", model=FunctionModel(fn, name=name))
+
+    judge = Agent("judge", "task: str -> verdict: str", model=FunctionModel(lambda m, i: {"verdict": "y wins"}))
+    result = DebatePattern([plain("x"), plain("y")], judge, rounds=2).run("cats or dogs")
+    assert [t["argument"] for t in result.transcript] == ["x says 1", "y says 2", "x says 3", "y says 4"]
+    assert all(t["position"] is None for t in result.transcript) and not result.converged
+    assert result.decision == "y wins" and result.rounds_run == 2
+    assert prompts[0].startswith("question: Debate topic: cats or dogs") and "x says 1" in prompts[1]
