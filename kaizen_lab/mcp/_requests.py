@@ -13,6 +13,7 @@ Every request and notification becomes an ``MCPNotified`` event on the run that 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import warnings
@@ -95,6 +96,23 @@ class RequestHandlers:
         return {"sampling_callback": self.sampling, "elicitation_callback": self.elicitation,
                 "list_roots_callback": self.list_roots, "logging_callback": self.logging,
                 "log_level": self.policy.log_level}
+
+    def progress(self, scope: CallScope, value: float, total: float | None, message: str | None) -> None:
+        scope.progress.append((value, total, message))
+        _notify(self.conn, scope, "progress", progress=value, total=total, message=message)
+        if scope.on_progress is not None:
+            with contextlib.suppress(Exception):
+                scope.on_progress(value, total, message)
+        if scope.display is not None:  # a notebook cell is running the call: a progress bar in it
+            with contextlib.suppress(Exception):
+                if scope.bar is None:
+                    import ipywidgets
+
+                    scope.bar = ipywidgets.FloatProgress(min=0.0, max=total or 100.0, description=self.conn.name[:20])
+                    scope.display(scope.bar)
+                scope.bar.max = max(total or 0.0, value, scope.bar.max)
+                scope.bar.value = value
+                scope.bar.description = (message or self.conn.name)[:20]
 
     # -- sampling ------------------------------------------------------------------------------------------
     async def sampling(self, context: Any, params: Any) -> Any:
@@ -253,3 +271,43 @@ def _detect_mode() -> str:
     if stdin is not None and hasattr(stdin, "isatty") and stdin.isatty():
         return "terminal"
     return "headless"
+
+
+def capability_names(caps: Mapping[str, Any]) -> list[str]:
+    """``tools``, ``resources``, ``prompts``, ``logging``, ``completions`` ... (what the server declared)."""
+    names = [k for k in ("tools", "resources", "prompts", "logging", "completions") if caps.get(k) is not None]
+    if isinstance(caps.get("resources"), Mapping) and caps["resources"].get("subscribe"):
+        names.append("subscribe")
+    return names + sorted(k for k in caps if k not in names and k not in ("experimental", "extensions"))
+
+
+def new_scope(agent: Any, on_progress: Any) -> CallScope:
+    from kaizen_lab import events as ev
+
+    scope = CallScope(run_id=ev.current_run_id(), agent=agent, on_progress=on_progress)
+    scope.display = cell_display()
+    return scope
+
+
+def cell_display() -> Callable[[Any], None] | None:
+    """Show an object in the cell that is running now, even when called later from another thread (None outside
+    IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return None
+    shell = get_ipython()
+    if shell is None:
+        return None
+    kernel = getattr(shell, "kernel", None)
+    parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else None
+
+    def show(obj: Any) -> None:
+        from IPython.display import display
+
+        if parent is not None and hasattr(shell, "set_parent"):
+            with contextlib.suppress(Exception):
+                shell.set_parent(parent)
+        display(obj)
+
+    return show

@@ -246,12 +246,16 @@ class ClientModel:
                 for m in messages if m.role != "system"]
         limit = getattr(settings, "max_tokens", None) or self.max_tokens
         temperature = getattr(settings, "temperature", None)
+        import warnings
+
         from mcp.shared.exceptions import NoBackChannelError
 
         try:
-            result = await context.request_context.session.create_message(
-                messages=wire, max_tokens=limit, system_prompt=system, temperature=temperature,
-                related_request_id=context.request_id)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated for 2026 sessions, which take the branch below
+                result = await context.request_context.session.create_message(
+                    messages=wire, max_tokens=limit, system_prompt=system, temperature=temperature,
+                    related_request_id=context.request_id)
         except NoBackChannelError:  # 2026 protocol: the request travels in the result; the client retries
             result = self._answered_or_ask(context, wire, limit, system, temperature)
         text = getattr(result.content, "text", "") if not isinstance(result.content, list) else \

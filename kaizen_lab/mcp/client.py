@@ -22,7 +22,14 @@ from typing import Any
 
 from kaizen_lab.errors import KaizenTimeoutError, MCPError, UserError
 from kaizen_lab.mcp._bridge import call_sync, forget, on_loop
-from kaizen_lab.mcp._requests import CallScope, ClientPolicy, RequestHandlers
+from kaizen_lab.mcp._requests import (
+    CallScope,
+    ClientPolicy,
+    RequestHandlers,
+    capability_names,
+    cell_display,
+    new_scope,
+)
 from kaizen_lab.mcp._spec import ServerSpec, server_spec
 from kaizen_lab.mcp.content import (
     MCPReadResult,
@@ -275,7 +282,7 @@ class MCPConnection:
 
     def current_display(self) -> Callable[[Any], None]:
         scope = self.current_scope()
-        show = getattr(scope, "display", None) or _cell_display()
+        show = getattr(scope, "display", None) or cell_display()
         return show if show is not None else (lambda obj: None)
 
     async def _on_http_response(self, response: Any) -> None:
@@ -407,7 +414,7 @@ class MCPConnection:
 
         ``agent`` (whose model answers sampling requests) and ``on_progress(progress, total, message)`` are
         optional; progress and log notifications become ``MCPNotified`` events of the current run."""
-        scope = _scope(agent, on_progress)
+        scope = new_scope(agent, on_progress)
         return await on_loop(self._call(name, dict(arguments or {}), timeout, scope))
 
     async def _call(self, name: str, arguments: dict[str, Any], timeout: float | None,
@@ -418,7 +425,7 @@ class MCPConnection:
         self._scopes.append(scope)
 
         async def progress(value: float, total: float | None, message: str | None) -> None:
-            self._on_progress(scope, value, total, message)
+            self.handlers.progress(scope, value, total, message)
 
         try:
             result = await self._request(f"the call to tool {name!r}", name, timeout,
@@ -446,25 +453,6 @@ class MCPConnection:
             self.errors += 1
         self._tool_status[name] = f"error: {out.text[:120]}" if out.is_error else "ok"
         return out
-
-    def _on_progress(self, scope: CallScope, value: float, total: float | None, message: str | None) -> None:
-        from kaizen_lab.mcp._requests import _notify
-
-        scope.progress.append((value, total, message))
-        _notify(self, scope, "progress", progress=value, total=total, message=message)
-        if scope.on_progress is not None:
-            with contextlib.suppress(Exception):
-                scope.on_progress(value, total, message)
-        if scope.display is not None:  # a notebook cell is running the call: a progress bar in it
-            with contextlib.suppress(Exception):
-                if scope.bar is None:
-                    import ipywidgets
-
-                    scope.bar = ipywidgets.FloatProgress(min=0.0, max=total or 100.0, description=self.name[:20])
-                    scope.display(scope.bar)
-                scope.bar.max = max(total or 0.0, value, scope.bar.max)
-                scope.bar.value = value
-                scope.bar.description = (message or self.name)[:20]
 
     async def acall(self, name: str, arguments: Mapping[str, Any] | None = None, *,
                     timeout: float | None = None) -> Any:
@@ -574,7 +562,7 @@ class MCPConnection:
                   ) -> MCPToolResult:
         """Sync form of ``acall_tool``; interrupting the caller (Ctrl-C, the notebook's stop button) cancels the
         request on the server."""
-        scope = _scope(agent, on_progress)
+        scope = new_scope(agent, on_progress)
         scope.blocking = True
         return self._sync(self._call(name, dict(arguments or {}), timeout, scope), timeout)
 
@@ -626,7 +614,7 @@ class MCPConnection:
                 "target": self.spec.target, "status": self.status, "latency_ms": self.latency_ms,
                 "last_error": self.last_error, "protocol_version": self.protocol_version, "calls": self.calls,
                 "errors": self.errors, "reconnects": self.reconnects, "used_by": sorted(self.users),
-                "capabilities": _capability_names(self.capabilities), "content_types": dict(self.content_types),
+                "capabilities": capability_names(self.capabilities), "content_types": dict(self.content_types),
                 "resource_templates": list(self.resource_templates),
                 "client_offers": {"sampling": self.policy.sampling, "elicitation": self.policy.elicitation,
                                   "roots": True},
@@ -635,46 +623,6 @@ class MCPConnection:
 
 async def _noop() -> None:
     return None
-
-
-def _capability_names(caps: Mapping[str, Any]) -> list[str]:
-    """``tools``, ``resources``, ``prompts``, ``logging``, ``completions`` ... (what the server declared)."""
-    names = [k for k in ("tools", "resources", "prompts", "logging", "completions") if caps.get(k) is not None]
-    if isinstance(caps.get("resources"), Mapping) and caps["resources"].get("subscribe"):
-        names.append("subscribe")
-    return names + sorted(k for k in caps if k not in names and k not in ("experimental", "extensions"))
-
-
-def _scope(agent: Any, on_progress: Any) -> CallScope:
-    from kaizen_lab import events as ev
-
-    scope = CallScope(run_id=ev.current_run_id(), agent=agent, on_progress=on_progress)
-    scope.display = _cell_display()
-    return scope
-
-
-def _cell_display() -> Callable[[Any], None] | None:
-    """Show an object in the cell that is running now, even when called later from another thread (None outside
-    IPython)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return None
-    shell = get_ipython()
-    if shell is None:
-        return None
-    kernel = getattr(shell, "kernel", None)
-    parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else None
-
-    def show(obj: Any) -> None:
-        from IPython.display import display
-
-        if parent is not None and hasattr(shell, "set_parent"):
-            with contextlib.suppress(Exception):
-                shell.set_parent(parent)
-        display(obj)
-
-    return show
 
 
 def connect(server: Any, *, name: str | None = None, shared: bool = True, **options: Any) -> MCPConnection:
