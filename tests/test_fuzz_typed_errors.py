@@ -123,7 +123,7 @@ def test_agent_magic(magics: Any, line: str, body: str | None) -> None:
     from IPython.core.error import UsageError
 
     try:
-        magics.agent(line, body)  # errors come back as error cards
+        _typed(magics.agent, line, body)  # an error card, or a typed error that fails the cell
     except UsageError:
         pass  # IPython's own one-line report of an unknown or incomplete option
 
@@ -134,7 +134,7 @@ def test_signature_magic(magics: Any, line: str, body: str) -> None:
     from IPython.core.error import UsageError
 
     try:
-        magics.signature(line, body)
+        _typed(magics.signature, line, body)
     except UsageError:
         pass
 
