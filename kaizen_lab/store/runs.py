@@ -32,6 +32,7 @@ _SPAN_COLS = ("span_id", "trace_id", "run_id", "parent_id", "kind", "name", "sta
               "status", "error", "inputs", "outputs", "attributes")
 _EVENT_COLS = ("run_id", "trace_id", "seq", "kind", "ts", "data")
 _JSON_COLS = frozenset({"inputs", "outputs", "attributes", "data"})
+_PARENT = 2  # position of parent_run_id in a run row
 # record dicts use the span/run field names ``start``/``end``; the columns are ``start_ts``/``end_ts``
 _ALIASES = {"start_ts": "start", "end_ts": "end"}
 _STOP = object()
@@ -148,6 +149,7 @@ class RunStore:
         self._errors: list[BaseException] = []
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._roots: int | None = None  # root runs stored (retention), counted on the first commit
         _open_stores.add(self)
 
     # ---------------------------------------------------------------------------------------- schema
@@ -288,21 +290,35 @@ class RunStore:
                 if events:
                     conn.executemany(_insert_sql("events", _EVENT_COLS), events)
                 if runs:
-                    self._enforce_retention(conn)
+                    self._enforce_retention(conn, sum(1 for r in runs if r[_PARENT] is None))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
 
-    def _enforce_retention(self, conn: sqlite3.Connection) -> None:
+    def _enforce_retention(self, conn: sqlite3.Connection, new_roots: int) -> None:
+        # The root count is kept in memory (counted once), so a commit under the limit costs no query; over
+        # it, the oldest roots come straight off the ``runs_roots`` index and go with their whole trace.
         doomed: list[tuple[str]] = []
         if self.max_runs is not None:
-            doomed += conn.execute("SELECT run_id FROM runs WHERE parent_run_id IS NULL ORDER BY start_ts DESC "
-                                   "LIMIT -1 OFFSET ?", (self.max_runs,)).fetchall()
+            if self._roots is None:
+                self._roots = int(conn.execute("SELECT COUNT(*) FROM runs WHERE parent_run_id IS NULL").fetchone()[0])
+            else:
+                self._roots += new_roots  # an over-count (a replaced root) only costs one exact count below
+            if self._roots > self.max_runs:
+                self._roots = int(conn.execute("SELECT COUNT(*) FROM runs WHERE parent_run_id IS NULL").fetchone()[0])
+                excess = self._roots - self.max_runs
+                if excess > 0:
+                    doomed += conn.execute("SELECT trace_id FROM runs WHERE parent_run_id IS NULL ORDER BY start_ts "
+                                           "LIMIT ?", (excess,)).fetchall()
+                    self._roots -= excess
         if self.max_age_s is not None:
             cutoff = time.time() - self.max_age_s
-            doomed += conn.execute("SELECT run_id FROM runs WHERE parent_run_id IS NULL AND start_ts < ?",
-                                   (cutoff,)).fetchall()
+            aged = conn.execute("SELECT trace_id FROM runs WHERE parent_run_id IS NULL AND start_ts < ?",
+                                (cutoff,)).fetchall()
+            doomed += aged
+            if self._roots is not None:
+                self._roots = None  # recounted on the next commit
         if doomed:
             conn.executemany("DELETE FROM events WHERE run_id IN (SELECT run_id FROM runs WHERE trace_id = ?)",
                              doomed)
@@ -332,9 +348,9 @@ class RunStore:
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             cur = self._conn.execute(sql, params)
-            names = [d[0] for d in cur.description]
+            names = [_ALIASES.get(d[0], d[0]) for d in cur.description]
             rows = cur.fetchall()
-        records = [{_ALIASES.get(n, n): v for n, v in zip(names, row, strict=True)} for row in rows]
+        records = [dict(zip(names, row, strict=True)) for row in rows]
         if self.codec is not None:  # encryption at rest (store/_codec.py)
             for record in records:
                 self.codec.decode_record(record)
@@ -346,8 +362,13 @@ class RunStore:
             return int(self._conn.execute(f"SELECT COUNT(*) FROM runs{where}").fetchone()[0])
 
     def runs(self, *, agent_id: str | None = None, trace_id: str | None = None, status: str | None = None,
-             since: float | None = None, roots_only: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
-        """Run rows, newest first (JSON columns as text; ``RunSummary.from_row`` decodes them)."""
+             since: float | None = None, before: float | None = None, roots_only: bool = False,
+             limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Run rows, newest first (JSON columns as text; ``RunSummary.from_row`` decodes them).
+
+        Page with ``limit`` plus either ``before`` (the ``start`` of the last row of the previous page: the
+        cost stays flat however deep the page) or ``offset``. Every filter is served by an index.
+        """
         clauses: list[str] = []
         params: list[Any] = []
         for col, value in (("agent_id", agent_id), ("trace_id", trace_id), ("status", status)):
@@ -357,20 +378,34 @@ class RunStore:
         if since is not None:
             clauses.append("start_ts >= ?")
             params.append(since)
+        if before is not None:
+            clauses.append("start_ts < ?")
+            params.append(before)
         if roots_only:
             clauses.append("parent_run_id IS NULL")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        tail = f" LIMIT {int(limit)}" if limit is not None else (" LIMIT -1" if offset else "")
+        if offset:
+            tail += f" OFFSET {int(offset)}"
         return self._query(f"SELECT * FROM runs{where} ORDER BY start_ts DESC{tail}", params)
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         return rows[0] if rows else None
 
-    def spans(self, *, run_id: str | None = None, trace_id: str | None = None,
-              kind: str | None = None) -> list[dict[str, Any]]:
-        """Span rows in start order, for one run or one whole trace."""
+    def spans(self, *, run_id: str | None = None, trace_id: str | None = None, kind: str | None = None,
+              run_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Span rows in start order, for one run, several runs (``run_ids``: one query) or one whole trace."""
         clauses, params = [], []
+        if run_ids is not None:
+            ids = list(dict.fromkeys(run_ids))
+            if not ids:
+                return []
+            marks = ", ".join("?" * len(ids))
+            # through the trace index: spans are indexed by trace, runs by id
+            clauses.append(f"trace_id IN (SELECT trace_id FROM runs WHERE run_id IN ({marks})) "
+                           f"AND run_id IN ({marks})")
+            params += ids + ids
         if run_id is not None and trace_id is None:  # through the trace index
             clauses.append("trace_id = (SELECT trace_id FROM runs WHERE run_id = ?)")
             params.append(run_id)
@@ -389,11 +424,17 @@ class RunStore:
                            "ORDER BY ts, seq", (trace_id,))
 
     def agent_ids(self) -> list[str]:
+        """Every agent id stored, sorted: one index seek per agent (not a scan of every run)."""
+        out: list[str] = []
         with self._lock:
-            return [r[0] for r in self._conn.execute("SELECT DISTINCT agent_id FROM runs ORDER BY agent_id")]
+            row = self._conn.execute("SELECT MIN(agent_id) FROM runs").fetchone()
+            while row is not None and row[0] is not None:
+                out.append(row[0])
+                row = self._conn.execute("SELECT MIN(agent_id) FROM runs WHERE agent_id > ?", (row[0],)).fetchone()
+        return out
 
     def subtree(self, run_id: str) -> list[dict[str, Any]]:
-        """The run and every run below it (via ``parent_run_id``), in start order."""
+        """The run and every run below it (via ``parent_run_id``, indexed), in start order."""
         return self._query("""WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL
                               SELECT r.run_id FROM runs r JOIN tree t ON r.parent_run_id = t.id)
                               SELECT * FROM runs WHERE run_id IN (SELECT id FROM tree) ORDER BY start_ts""",

@@ -113,7 +113,7 @@ def test_version_one_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     with RunStore(path, max_runs=None) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         assert {r["run_id"]: r["trace_id"] for r in store.runs()} == {"p": "p", "c": "p", "g": "p"}
         assert store.spans(trace_id="p")[0]["span_id"] == "s"
         assert store.events(trace_id="p")[0]["run_id"] == "c"
