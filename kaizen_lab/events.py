@@ -12,7 +12,7 @@ import contextvars
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -34,6 +34,7 @@ __all__ = [
     "emit",
     "record",
     "event_to_dict",
+    "forward",
     "has_listeners",
     "new_id",
 ]
@@ -222,6 +223,16 @@ def running(run_id: str) -> Iterator[None]:
         yield
     finally:
         _current_run.reset(token)
+
+
+def forward(run_id: str, events: Iterable[Event]) -> None:
+    """Add events recorded under other runs (a sub-run inside a workflow node) to ``run_id``'s collector.
+
+    Only the collector sees them (the listeners saw them when they were recorded).
+    """
+    bucket = _collectors.get(run_id)
+    if bucket is not None:
+        bucket.extend(events)
 
 
 def record(event: Event) -> None:

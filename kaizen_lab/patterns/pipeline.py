@@ -151,8 +151,14 @@ class PipelinePattern:
         from kaizen_lab.agents.result import ExecutionResult, RunMetadata
         from kaizen_lab.runtime.execute import run_workflow
 
+        from kaizen_lab.runtime.compiler import agent_workflow_key, cached_workflow
+
         t0 = time.perf_counter()
-        wf = self.to_workflow(list(inputs))
+        names = list(inputs)
+        # compiled once per input names and steps; rebuilt when a step, its agent's config or a mapping changes
+        key = (tuple(names), tuple((s.agent, agent_workflow_key(s.agent), tuple(s.mapping.items()))
+                                   for s in self.steps))
+        wf = cached_workflow(self, key, lambda: self.to_workflow(names).build())
         run = run_workflow(wf, parameters={"inputs": {"values": dict(inputs)}})
         results = []
         context = dict(inputs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ __all__ = ["WorkflowRun", "arun_workflow", "local_runtime", "run_agent_workflow"
 
 _local = threading.local()
 _ENTRY_TYPES = {"KaizenInputNode", "KaizenAgentNode"}
+_ENTRIES: weakref.WeakKeyDictionary[Any, tuple[Any, ...]] = weakref.WeakKeyDictionary()
 
 
 def _quiet_kailash() -> None:
@@ -42,14 +44,22 @@ def local_runtime(**options: Any) -> Any:
 
     if options:
         _quiet_kailash()
-        return LocalRuntime(enable_monitoring=False, content_aware_success_detection=False,
-                            **options).mark_externally_managed()
+        return _quiet_runtime(LocalRuntime(enable_monitoring=False, content_aware_success_detection=False,
+                                           **options).mark_externally_managed(), options)
     rt = getattr(_local, "runtime", None)
     if rt is None:
         _quiet_kailash()
         rt = LocalRuntime(enable_monitoring=False, content_aware_success_detection=False)
-        rt = rt.mark_externally_managed()
+        rt = _quiet_runtime(rt.mark_externally_managed(), {})
         _local.runtime = rt
+    return rt
+
+
+def _quiet_runtime(rt: Any, options: Mapping[str, Any]) -> Any:
+    # LocalRuntime sets its logger to INFO; every run then builds ~8 log records that no handler wants
+    logger = getattr(rt, "logger", None)
+    if logger is not None and not options.get("debug"):
+        logger.setLevel(logging.WARNING)
     return rt
 
 
@@ -70,11 +80,22 @@ def _build(workflow: Any) -> Any:
 
 
 def _entry_nodes(workflow: Any) -> dict[str, tuple[str, ...]]:
-    """Entry nodes (kaizen-lab input/agent nodes with no incoming connection) and their input names."""
-    entries: dict[str, tuple[str, ...]] = {}
-    for node_id, data in workflow.graph.nodes(data=True):
-        if data.get("type") in _ENTRY_TYPES and not list(workflow.graph.predecessors(node_id)):
-            entries[node_id] = data["node"]._signature().input_names
+    """Entry nodes (kaizen-lab input/agent nodes with no incoming connection) and their input names.
+
+    Remembered per built workflow (and per signature of each entry node, which a live agent may change)."""
+    nodes = [(node_id, data["node"]) for node_id, data in workflow.graph.nodes(data=True)
+             if data.get("type") in _ENTRY_TYPES] if workflow not in _ENTRIES else _ENTRIES[workflow][0]
+    signatures = tuple(node._signature() for _, node in nodes)
+    key = (workflow.graph.number_of_edges(), *map(id, signatures))
+    cached = _ENTRIES.get(workflow)
+    if cached is not None and cached[1] == key:
+        return cached[2]
+    entries = {node_id: sig.input_names for (node_id, _), sig in zip(nodes, signatures, strict=True)
+               if not list(workflow.graph.predecessors(node_id))}
+    try:
+        _ENTRIES[workflow] = (nodes, key, entries, signatures)
+    except TypeError:  # not weak-referenceable: computed again next time
+        pass
     return entries
 
 
@@ -178,15 +199,20 @@ def _raise_failed_leaves(results: Mapping[str, Any], bucket: list[Any]) -> None:
 
 
 def run_agent_workflow(agent: Agent, inputs: Mapping[str, Any]) -> ExecutionResult:
-    """Run ``agent`` through its compiled three-node workflow; the result matches ``agent.execute``."""
+    """Run ``agent`` through its compiled three-node workflow; the result matches ``agent.execute``.
+
+    The workflow is compiled once and cached on the agent (rebuilt when its signature or config changes).
+    """
     import time
+
+    from kaizen_lab.runtime.compiler import compiled_agent_workflow
 
     rid = ev.new_id()
     t0 = time.perf_counter()
     started = ev.RunStarted(run_id=rid, agent_id=agent.agent_id, inputs=dict(inputs), model=agent.model_label)
     ev.record(started)
     try:
-        run = run_workflow(agent.to_workflow(), inputs, run_id=rid)
+        run = run_workflow(compiled_agent_workflow(agent), inputs, run_id=rid)
     except KaizenError as exc:
         finished = ev.RunFinished(run_id=rid, agent_id=agent.agent_id, status="error",
                                   duration_ms=(time.perf_counter() - t0) * 1000, error=str(exc),

@@ -74,11 +74,32 @@ def _param(name: str, tp: Any, default: Any = None, *, required: bool = False, d
                          description=description or f"kaizen-lab {name}")
 
 
+#: built once per process: the parameters every kaizen-lab node shares
+_CONFIG_PARAMETERS = {name: _param(name, tp, default) for name, (tp, default) in _CONFIG_PARAMS.items()}
+
+
 class _KaizenNode(Node):
-    """Shared config handling: resolve the agent (live or rebuilt from JSON) once per node instance."""
+    """Shared config handling: resolve the agent (live or rebuilt from JSON) once per node instance.
+
+    Kailash asks a node for its parameters on every run; they are built once per node and signature. Under
+    ``LocalRuntime`` (which runs nodes inside its own event loop) the step nodes' ``execute_async`` awaits the
+    step functions on that loop instead of hopping to kaizen-lab's background loop thread.
+    """
 
     def _config_parameters(self) -> dict[str, NodeParameter]:
-        return {name: _param(name, tp, default) for name, (tp, default) in _CONFIG_PARAMS.items()}
+        return dict(_CONFIG_PARAMETERS)
+
+    def _build_parameters(self) -> dict[str, NodeParameter]:
+        raise NotImplementedError
+
+    def get_parameters(self) -> dict[str, NodeParameter]:
+        signature = self._signature()
+        cached = self.__dict__.get("_kaizen_params")
+        if cached is not None and cached[0] is signature:
+            return cached[1]
+        params = self._build_parameters()
+        self.__dict__["_kaizen_params"] = (signature, params)
+        return params
 
     def validate_outputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
         # values were validated against the signature already; dates, enums and pydantic models are fine here
@@ -101,6 +122,25 @@ class _KaizenNode(Node):
     def _state(self, run_id: str | None) -> _loop.RunState:
         agent = self._agent()
         return _loop.RunState(run_id or ev.new_id(), agent.agent_id, agent.model_label)
+
+
+class _AwaitedNode(_KaizenNode):
+    """A step node whose work is a coroutine: awaited on the runtime's loop when there is one."""
+
+    async def _arun(self, **kwargs: Any) -> dict[str, Any]:
+        return self.run(**kwargs)
+
+    async def execute_async(self, **runtime_inputs: Any) -> dict[str, Any]:
+        """``Node.execute`` (config merged, inputs validated, errors wrapped alike) with the run awaited."""
+        from kailash.sdk_exceptions import NodeExecutionError, NodeValidationError
+
+        try:
+            validated = self.validate_inputs(**{**self.config, **runtime_inputs})
+            return self.validate_outputs(await self._arun(**validated))
+        except (NodeValidationError, NodeExecutionError):
+            raise
+        except Exception as exc:
+            raise NodeExecutionError(f"Node '{self.id}' execution failed: {type(exc).__name__}: {exc}") from exc
 
 
 _FROM_CONFIG: OrderedDict[str, Agent] = OrderedDict()
@@ -140,10 +180,10 @@ def _input_parameters(signature: Signature) -> dict[str, NodeParameter]:
 
 
 @register_node()
-class KaizenInputNode(_KaizenNode):
+class KaizenInputNode(_AwaitedNode):
     """Validate and coerce the signature's inputs."""
 
-    def get_parameters(self) -> dict[str, NodeParameter]:
+    def _build_parameters(self) -> dict[str, NodeParameter]:
         return {**self._config_parameters(), **_input_parameters(self._signature())}
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
@@ -154,21 +194,24 @@ class KaizenInputNode(_KaizenNode):
 
 
 @register_node()
-class KaizenModelNode(_KaizenNode):
+class KaizenModelNode(_AwaitedNode):
     """Format the prompt, call the model (and tools), parse the answer; retry on unparseable answers."""
 
-    def get_parameters(self) -> dict[str, NodeParameter]:
+    def _build_parameters(self) -> dict[str, NodeParameter]:
         return {**self._config_parameters(),
                 "kaizen_inputs": _param("kaizen_inputs", dict, required=True, description="validated inputs"),
                 "kaizen_history": _param("kaizen_history", list, [], description="earlier turns as {role, content}")}
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
+        return run_sync(self._arun(**kwargs))
+
+    async def _arun(self, **kwargs: Any) -> dict[str, Any]:
         from kaizen_lab.models.base import Message
 
         agent = self._agent()
         state = self._state(kwargs.get("kaizen_run_id"))
         history = [Message(m["role"], m["content"]) for m in kwargs.get("kaizen_history") or ()]
-        parsed, text = run_sync(_loop.model_phase(state, agent, kwargs["kaizen_inputs"], history))
+        parsed, text = await _loop.model_phase(state, agent, kwargs["kaizen_inputs"], history)
         return {"raw": parsed, "text": text,
                 "usage": {"input_tokens": state.input_tokens, "output_tokens": state.output_tokens,
                           "cost": state.cost, "model_calls": state.model_calls, "retries": state.retries,
@@ -176,10 +219,10 @@ class KaizenModelNode(_KaizenNode):
 
 
 @register_node()
-class KaizenOutputNode(_KaizenNode):
+class KaizenOutputNode(_AwaitedNode):
     """Validate the model's parsed answer against the output types; the results are the output fields."""
 
-    def get_parameters(self) -> dict[str, NodeParameter]:
+    def _build_parameters(self) -> dict[str, NodeParameter]:
         return {**self._config_parameters(),
                 "kaizen_raw": _param("kaizen_raw", dict, required=True, description="parsed model output")}
 
@@ -189,10 +232,10 @@ class KaizenOutputNode(_KaizenNode):
 
 
 @register_node()
-class KaizenAgentNode(_KaizenNode):
+class KaizenAgentNode(_AwaitedNode):
     """A whole agent run in one node. Inputs arrive as fields or as one ``inputs`` dict."""
 
-    def get_parameters(self) -> dict[str, NodeParameter]:
+    def _build_parameters(self) -> dict[str, NodeParameter]:
         params = {**self._config_parameters(), **_input_parameters(self._signature()),
                   "kaizen_inputs": _param("kaizen_inputs", dict, {}, description="all inputs as one dict"),
                   "kaizen_session": _param("kaizen_session", str, "", description="conversation id (memory)")}
@@ -201,19 +244,19 @@ class KaizenAgentNode(_KaizenNode):
         return params
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
+        return run_sync(self._arun(**kwargs))
+
+    async def _arun(self, **kwargs: Any) -> dict[str, Any]:
         agent = self._agent()
         signature = agent.signature
         values = dict(kwargs.get("kaizen_inputs") or {})
         values.update({k: kwargs[k] for k in signature.input_names if kwargs.get(k) is not None})
         parent = kwargs.get("kaizen_run_id") or None
         run_id = ev.new_id()
-        result = run_sync(_loop.run_agent(agent, values, session=kwargs.get("kaizen_session") or None,
-                                          run_id=run_id, parent_run_id=parent))
+        result = await _loop.run_agent(agent, values, session=kwargs.get("kaizen_session") or None,
+                                       run_id=run_id, parent_run_id=parent)
         if parent:
-            for event in result.events:  # the sub-run's events also belong to the parent run
-                bucket = ev._collectors.get(parent)
-                if bucket is not None:
-                    bucket.append(event)
+            ev.forward(parent, result.events)  # the sub-run's events also belong to the parent run
         return {**result.data, "kaizen": {"run_id": result.run_id, **result.metadata.to_dict()}}
 
 

@@ -108,3 +108,60 @@ def test_compiled_signature_keeps_its_model_object_alive() -> None:
     builder = compile_signature(Signature(QA), model=FunctionModel(upper))
     gc.collect()
     assert run_workflow(builder, {"question": "kept"}).results["output"]["answer"] == "KEPT"
+
+
+def test_run_workflow_reuses_the_compiled_workflow_until_the_agent_changes() -> None:
+    from kaizen_lab.runtime.compiler import compiled_agent_workflow
+
+    agent = Agent("cached", QA, model=FunctionModel(upper))
+    first = compiled_agent_workflow(agent)
+    assert agent.run_workflow(question="one").answer == "ONE"
+    assert compiled_agent_workflow(agent) is first  # reused, not recompiled
+    agent.signature = Signature("question: str, context: str -> answer: str, confidence: float")
+    rebuilt = compiled_agent_workflow(agent)
+    assert rebuilt is not first
+    assert {n for n, d in rebuilt.graph.nodes(data=True) if "context" in d["node"].get_parameters()} == {"input"}
+    assert agent.run_workflow(question="two", context="c").answer.endswith("CONTEXT: C")  # the new input reached the model
+    with pytest.raises(UserError, match="unknown input 'nope'"):
+        agent.run_workflow(question="three", nope=1)
+    agent.max_retries = 0
+    assert compiled_agent_workflow(agent) is not rebuilt
+
+
+def test_pipeline_workflow_is_cached_and_rebuilt_when_a_step_changes() -> None:
+    from kaizen_lab.patterns import PipelinePattern
+
+    first = Agent("first", "question -> draft", model=FunctionModel(lambda m, i: {"draft": "d1"}))
+    second = Agent("second", "draft -> answer", model=FunctionModel(lambda m, i: {"answer": "a1"}))
+    pipeline = PipelinePattern([first, second])
+    assert pipeline.run_workflow(question="q").answer == "a1"
+    cached = pipeline.__dict__["_kaizen_compiled"][1]
+    assert pipeline.run_workflow(question="q").answer == "a1"
+    assert pipeline.__dict__["_kaizen_compiled"][1] is cached
+    second.signature = Signature("draft -> answer, note")
+    second.model = FunctionModel(lambda m, i: {"answer": "a2", "note": "n"})
+    result = pipeline.run_workflow(question="q")
+    assert (result.answer, result.note) == ("a2", "n")
+    assert pipeline.__dict__["_kaizen_compiled"][1] is not cached
+
+
+def test_node_parameters_are_built_once_per_signature() -> None:
+    agent = Agent("params", QA, model=FunctionModel(upper))
+    node = agent.to_workflow_node()
+    assert node.get_parameters() is node.get_parameters()
+    before = node.get_parameters()
+    agent.signature = Signature("question: str, extra: str = 'x' -> answer: str, confidence: float")
+    assert "extra" in node.get_parameters() and node.get_parameters() is not before
+
+
+def test_model_node_awaits_on_the_runtime_loop_without_a_background_hop() -> None:
+    import threading
+
+    seen: list[str] = []
+
+    def model(messages, info):
+        seen.append(threading.current_thread().name)
+        return {"answer": "x", "confidence": 1.0}
+
+    Agent("hop", QA, model=FunctionModel(model)).run_workflow(question="q")
+    assert seen == [threading.current_thread().name]  # not "kaizen-lab-loop"
