@@ -149,9 +149,8 @@ class PipelinePattern:
         import time
 
         from kaizen_lab.agents.result import ExecutionResult, RunMetadata
-        from kaizen_lab.runtime.execute import run_workflow
-
         from kaizen_lab.runtime.compiler import agent_workflow_key, cached_workflow
+        from kaizen_lab.runtime.execute import run_workflow
 
         t0 = time.perf_counter()
         names = list(inputs)
