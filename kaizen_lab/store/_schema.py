@@ -50,11 +50,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "DROP INDEX spans_run",
         "CREATE INDEX spans_trace ON spans(trace_id)",
     )),
-    (3, "indexes for every read: sub-runs by parent, all runs by start time", (
+    (3, "indexes for every read (sub-runs by parent, runs by start time); one events row per traced run", (
         # sub-runs of a run (subtree, %trace, the monitor); roots are left out, so the index stays small
         "CREATE INDEX runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL",
         # the newest runs of any kind, a page at a time
         "CREATE INDEX runs_start ON runs(start_ts)",
+        # all the events of one traced run in one row (spans are built from them when read)
+        """CREATE TABLE run_events (
+            run_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, data TEXT NOT NULL) WITHOUT ROWID""",
     )),
 )
 

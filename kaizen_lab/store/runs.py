@@ -31,6 +31,7 @@ _RUN_COLS = ("run_id", "trace_id", "parent_run_id", "agent_id", "kind", "status"
 _SPAN_COLS = ("span_id", "trace_id", "run_id", "parent_id", "kind", "name", "start_ts", "end_ts", "duration_ms",
               "status", "error", "inputs", "outputs", "attributes")
 _EVENT_COLS = ("run_id", "trace_id", "seq", "kind", "ts", "data")
+_RUN_EVENT_COLS = ("run_id", "trace_id", "data")
 _JSON_COLS = frozenset({"inputs", "outputs", "attributes", "data"})
 _PARENT = 2  # position of parent_run_id in a run row
 # record dicts use the span/run field names ``start``/``end``; the columns are ``start_ts``/``end_ts``
@@ -40,11 +41,11 @@ RUN_COLUMNS, SPAN_COLUMNS, EVENT_COLUMNS = _RUN_COLS, _SPAN_COLS, _EVENT_COLS
 
 
 class _Rows:
-    __slots__ = ("runs", "spans", "events")
+    __slots__ = ("runs", "spans", "events", "run_events")
 
-    def __init__(self, runs: list[tuple[Any, ...]], spans: list[tuple[Any, ...]],
-                 events: list[tuple[Any, ...]]) -> None:
-        self.runs, self.spans, self.events = runs, spans, events
+    def __init__(self, runs: list[tuple[Any, ...]], spans: Sequence[tuple[Any, ...]],
+                 events: Sequence[tuple[Any, ...]], run_events: Sequence[tuple[Any, ...]]) -> None:
+        self.runs, self.spans, self.events, self.run_events = runs, spans, events, run_events
 
 
 class StoreError(KaizenError):
@@ -201,9 +202,10 @@ class RunStore:
                 self._thread.start()
         self._queue.put(item)
 
-    def write_rows(self, runs: list[tuple[Any, ...]], spans: list[tuple[Any, ...]],
-                   events: list[tuple[Any, ...]]) -> None:
-        """Queue rows already in column order (``RUN_COLUMNS``/``SPAN_COLUMNS``/``EVENT_COLUMNS``, JSON as text).
+    def write_rows(self, runs: list[tuple[Any, ...]], spans: Sequence[tuple[Any, ...]] = (),
+                   events: Sequence[tuple[Any, ...]] = (), *, run_events: Sequence[tuple[Any, ...]] = ()) -> None:
+        """Queue rows already in column order (``RUN_COLUMNS``/``SPAN_COLUMNS``/``EVENT_COLUMNS``, JSON as text;
+        ``run_events``: ``(run_id, trace_id, data)``, all of one run's events in one row).
 
         The tracer's fast path: no per-record conversion on the writer thread.
         """
@@ -214,7 +216,7 @@ class RunStore:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._writer, name="kaizen-lab-store", daemon=True)
                 self._thread.start()
-        self._queue.put(_Rows(runs, spans, events))
+        self._queue.put(_Rows(runs, spans, events, run_events))
 
     def flush(self, timeout: float | None = 30.0) -> None:
         """Wait until everything queued so far is committed.
@@ -266,11 +268,13 @@ class RunStore:
         runs: list[tuple[Any, ...]] = []
         spans: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
+        run_events: list[tuple[Any, ...]] = []
         for item in batch:
             if isinstance(item, _Rows):
                 runs += item.runs
                 spans += item.spans
                 events += item.events
+                run_events += item.run_events
             else:
                 runs += [_row(r, _RUN_COLS) for r in item[0]]
                 spans += [_row(s, _SPAN_COLS) for s in item[1]]
@@ -279,6 +283,7 @@ class RunStore:
             runs = self.codec.encode_rows(runs, _RUN_COLS)
             spans = self.codec.encode_rows(spans, _SPAN_COLS)
             events = self.codec.encode_rows(events, _EVENT_COLS)
+            run_events = self.codec.encode_rows(run_events, _RUN_EVENT_COLS)
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
@@ -289,6 +294,8 @@ class RunStore:
                     conn.executemany(_insert_sql("spans", _SPAN_COLS), spans)
                 if events:
                     conn.executemany(_insert_sql("events", _EVENT_COLS), events)
+                if run_events:
+                    conn.executemany(_insert_sql("run_events", _RUN_EVENT_COLS), run_events)
                 if runs:
                     self._enforce_retention(conn, sum(1 for r in runs if r[_PARENT] is None))
                 conn.execute("COMMIT")
@@ -321,6 +328,8 @@ class RunStore:
                 self._roots = None  # recounted on the next commit
         if doomed:
             conn.executemany("DELETE FROM events WHERE run_id IN (SELECT run_id FROM runs WHERE trace_id = ?)",
+                             doomed)
+            conn.executemany("DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE trace_id = ?)",
                              doomed)
             for table in ("spans", "runs"):
                 conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", doomed)
@@ -422,6 +431,17 @@ class RunStore:
             return self._query("SELECT * FROM events WHERE run_id = ? ORDER BY ts, seq", (run_id,))
         return self._query("SELECT * FROM events WHERE run_id IN (SELECT run_id FROM runs WHERE trace_id = ?) "
                            "ORDER BY ts, seq", (trace_id,))
+
+    def run_events(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """``{run_id: data}`` for the runs the tracer stored (``data``: all of a run's events, JSON text)."""
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
+            chunk = ids[i:i + 500]
+            rows = self._query(f"SELECT run_id, data FROM run_events WHERE run_id IN ({', '.join('?' * len(chunk))})",
+                               chunk)
+            out.update((r["run_id"], r["data"]) for r in rows)
+        return out
 
     def agent_ids(self) -> list[str]:
         """Every agent id stored, sorted: one index seek per agent (not a scan of every run)."""

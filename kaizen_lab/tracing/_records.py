@@ -1,5 +1,5 @@
 """The tracer's records: per-run builder state, Kailash bridge metadata, and serialisation (events to dicts,
-payloads to JSON in one pass, compact event rows and back, traces rebuilt from the store).
+payloads to JSON in one pass, a run's events as one row and back, traces from older stores).
 
 Kept apart from ``tracer.py`` so the span-building logic there reads on its own.
 """
@@ -7,12 +7,16 @@ Kept apart from ``tracer.py`` so the span-building logic there reads on its own.
 from __future__ import annotations
 
 import json
+import time
+import typing
 import uuid
 from typing import Any
 
+from kaizen_lab import events as ev
 from kaizen_lab.tracing.spans import RunSummary, Span, Trace
 
-__all__ = ["GraphMeta", "NodeMeta", "compact_event", "encode_all", "event_dict", "expand_event", "trace_from_store"]
+__all__ = ["FIELDS", "GraphMeta", "NodeMeta", "decode_events", "encode_all", "encode_json", "event_dict",
+           "expand_event", "legacy_trace_from_store"]
 
 
 def event_dict(event: Any) -> dict[str, Any]:
@@ -24,19 +28,6 @@ _dumps = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")
 # process, so no payload contains it by accident) separates them in the output.
 _SEP_VALUE = f"kaizen-sep-{uuid.uuid4().hex}"  # plain ASCII: the encoder's fast path
 _SEP = "," + _dumps(_SEP_VALUE) + ","
-
-
-# what an event row keeps: the rest is in its span (or the run row) and is put back by ``expand_event``
-_KEEP = {"run_started": ("agent_id", "model", "parent_run_id"), "run_finished": ("agent_id",),
-         "step_started": ("step", "name"), "step_finished": ("step", "name"), "model_called": ("model", "attempt"),
-         "tool_called": ("tool", "source"), "retried": ("attempt", "reason")}
-
-
-def compact_event(event: Any, span_id: str | None) -> dict[str, Any]:
-    data = {name: getattr(event, name) for name in _KEEP.get(event.kind, ())}
-    if span_id is not None:
-        data["span_id"] = span_id
-    return data
 
 
 def expand_event(row: dict[str, Any], spans: dict[str, Span]) -> dict[str, Any]:
@@ -79,11 +70,8 @@ def encode_all(values: list[Any]) -> list[str | None]:
     return [None if p == "null" else p for p in parts]
 
 
-def trace_from_store(store: Any, run_id: str) -> Trace | None:
-    """Rebuild a ``Trace`` (the run and its sub-runs) from a ``RunStore``; ``None`` if the run is unknown."""
-    rows = store.subtree(run_id)
-    if not rows:
-        return None
+def legacy_trace_from_store(store: Any, rows: list[dict[str, Any]]) -> Trace:
+    """A ``Trace`` from a store written before runs kept their events in one row (span and event rows)."""
     summaries = [RunSummary.from_row(r) for r in rows]
     ids = {r.run_id for r in summaries}
     spans = [Span.from_row(r) for r in store.spans(trace_id=summaries[0].trace_id) if r["run_id"] in ids]
@@ -97,23 +85,78 @@ def trace_from_store(store: Any, run_id: str) -> Trace | None:
 class NodeMeta:
     """What the Kailash bridge knows about a node before it starts (type, cycle, iteration)."""
 
-    __slots__ = ("run_id", "name", "node_id", "node_type", "span_kind", "cycle_id", "iteration")
+    __slots__ = ("run_id", "name", "node_id", "node_type", "span_kind", "cycle_id", "iteration", "ts")
     kind = "node_meta"
 
     def __init__(self, run_id: str, name: str, node_id: str, node_type: str, span_kind: str = "node",
-                 cycle_id: str | None = None, iteration: int | None = None) -> None:
+                 cycle_id: str | None = None, iteration: int | None = None, ts: float | None = None) -> None:
         self.run_id, self.name, self.node_id, self.node_type = run_id, name, node_id, node_type
         self.span_kind, self.cycle_id, self.iteration = span_kind, cycle_id, iteration
+        self.ts = time.time() if ts is None else ts
 
 
 class GraphMeta:
     """A workflow's structure: node types and connections (for execution graphs and data flow)."""
 
-    __slots__ = ("run_id", "name", "nodes", "edges")
+    __slots__ = ("run_id", "name", "nodes", "edges", "ts")
     kind = "graph_meta"
 
-    def __init__(self, run_id: str, name: str, nodes: dict[str, str], edges: list[dict[str, Any]]) -> None:
+    def __init__(self, run_id: str, name: str, nodes: dict[str, str], edges: list[dict[str, Any]],
+                 ts: float | None = None) -> None:
         self.run_id, self.name, self.nodes, self.edges = run_id, name, nodes, edges
+        self.ts = time.time() if ts is None else ts
+
+
+# ------------------------------------------------------------------------------------- run event rows
+# A traced run is stored as ONE row holding all its events as a JSON array of objects (the events' own field
+# names, so rows written by another version decode: unknown fields and kinds are skipped, missing ones take
+# their defaults). orjson encodes the frozen event dataclasses natively, in one call per run.
+_CLASSES: dict[str, Any] = {c.__dataclass_fields__["kind"].default: c  # every kind of ``events.Event``
+                            for c in typing.get_args(ev.Event)}
+_CLASSES.update(node_meta=NodeMeta, graph_meta=GraphMeta)
+FIELDS: dict[str, frozenset[str]] = {kind: frozenset(cls.__dataclass_fields__) for kind, cls in _CLASSES.items()
+                                     if hasattr(cls, "__dataclass_fields__")}
+FIELDS["node_meta"] = frozenset(NodeMeta.__slots__)
+FIELDS["graph_meta"] = frozenset(GraphMeta.__slots__)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, NodeMeta | GraphMeta):
+        return {"kind": value.kind, **{name: getattr(value, name) for name in value.__slots__}}
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def encode_json(values: Any) -> str:
+    """JSON text of ``values`` in one fast call (events as objects, unknown types as text)."""
+    import orjson
+
+    try:
+        return orjson.dumps(values, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits: the standard encoder
+        return json.dumps(values, ensure_ascii=False, default=_default, separators=(",", ":"))
+
+
+def decode_events(run_id: str, data: str) -> list[Any]:
+    """The typed events (and node/graph metadata) of one stored run row."""
+    import orjson
+
+    out = []
+    for item in orjson.loads(data):
+        kind = item.get("kind")
+        cls = _CLASSES.get(kind)
+        if cls is None:  # written by a newer kaizen-lab: skip what this one does not know
+            continue
+        fields = FIELDS[kind]
+        values = {k: v for k, v in item.items() if k in fields and k != "kind"}
+        values["run_id"] = run_id
+        if kind == "model_called" and isinstance(values.get("tool_calls"), list):
+            values["tool_calls"] = tuple(values["tool_calls"])
+        out.append(cls(**values))
+    return out
 
 
 class _Run:

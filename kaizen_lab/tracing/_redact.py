@@ -29,26 +29,40 @@ _ASSIGNMENT_LOWER = ("key", "secret", "token", "passwd", "password", "pwd", "cre
                      "authorization", "cookie", "auth", "passphrase")
 
 
+_automaton: Any = None
+
+
+def _markers() -> Any:
+    """One Aho-Corasick automaton for every marker and secret-looking word: one pass over the text."""
+    global _automaton
+    if _automaton is None:
+        import ahocorasick
+
+        automaton = ahocorasick.Automaton()
+        for word in _MARKERS_LOWER:
+            automaton.add_word(word, (True, len(word)))
+        for word in _ASSIGNMENT_LOWER:
+            if word not in _MARKERS_LOWER:
+                automaton.add_word(word, (False, len(word)))
+        automaton.make_automaton()
+        _automaton = automaton
+    return _automaton
+
+
 def _maybe_secret(text: str) -> bool:
-    """False only when no built-in pattern and no secret-looking key can match ``text`` (C-speed checks)."""
+    """False only when no built-in pattern and no secret-looking key can match ``text`` (one C-speed pass)."""
     low = text.lower()
-    for marker in _MARKERS_LOWER:
-        if marker in low:
-            return True
+    n = len(low)
     if may_hold_bare_secret(text):  # an unlabelled AWS secret key has no marker
         return True
-    if ":" not in low and "=" not in low:
-        return False
-    n = len(low)
-    for word in _ASSIGNMENT_LOWER:
-        i = low.find(word)
-        while i >= 0:
-            j = i + len(word)
-            while j < n and low[j] in "\"' ":
-                j += 1
-            if j < n and low[j] in ":=":
-                return True
-            i = low.find(word, i + 1)
+    for end, (marker, _length) in _markers().iter(low):
+        if marker:
+            return True
+        j = end + 1  # a secret-looking word: is it a key being assigned (``"api_key": ...``, ``token=``)?
+        while j < n and low[j] in "\"' ":
+            j += 1
+        if j < n and low[j] in ":=":
+            return True
     return False
 
 

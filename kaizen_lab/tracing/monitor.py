@@ -149,13 +149,9 @@ class TransparencyMonitor:
             spans.extend(own)
         if len(runs) > trail_runs:  # usage per model/tool over every run, not only the ones in the trail
             tracer = self._need_tracer()
-            rest = [run.run_id for run in runs[trail_runs:]]
-            if tracer.store is not None:  # one query for all of them, not one per run
-                spans.extend(Span.from_row(r) for r in tracer.store.spans(run_ids=rest)
-                             if r["kind"] in ("model", "tool"))
-            else:
-                for run_id in rest:
-                    spans.extend(s for s in tracer.get(run_id).spans if s.run_id == run_id)
+            # one store query for all of them, not one per run
+            spans.extend(s for s in tracer.spans(run.run_id for run in runs[trail_runs:])
+                         if s.kind in ("model", "tool"))
         return AgentTransparency(agent_id, [r.to_dict() for r in runs], performance_metrics(runs), trail,
                                  resource_usage(runs, spans))
 

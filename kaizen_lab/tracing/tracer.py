@@ -1,17 +1,20 @@
-"""``Tracer``: turns the event stream into nested, redacted spans, kept in memory and in the run store.
+"""``Tracer``: records every run's events at almost no cost; spans are built when a trace is read.
 
-The listener is a deque's ``append``, so an agent run pays well under a microsecond per event. A background thread (or any query, which first catches up) builds spans, redacts payloads when a
-run finishes, hands rows to the store's batching writer and whole traces to the exporters.
+Recording: the listener is a deque's ``append`` (no Python frame per event on the caller's path). A background
+pass (or any query, which first catches up) sorts events into their runs; when a run finishes, its summary is
+counted from its events, its payloads are encoded to JSON in ONE call and scanned for secrets (C-speed checks;
+the redactor only runs when a marker is found), and it becomes two store rows: the run (the columns every query
+filters on) and all its events. Nothing else happens per run: no span objects, no per-span rows.
 
-Nesting: each run gets a ``run`` span; steps and workflow nodes (from ``KaizenTaskManager``) nest under the
-innermost open node of their run; model and tool calls nest under their step; a sub-run (``parent_run_id``)
-nests under the node or step open in its parent when it started. Events for a run that never announced itself
-(``run_workflow`` without the task manager) open an implicit ``workflow`` run.
+Reading (``get``, ``runs``, ``trace_from_store``, exporters): the run's events, and its sub-runs', merged in time
+order, go through the one ``SpanBuilder`` (``_build.py``), so a trace from memory and from the store is the same.
 """
 
 from __future__ import annotations
 
 import collections
+import heapq
+import operator
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,21 +22,21 @@ from typing import Any
 
 from kaizen_lab import events as ev
 from kaizen_lab.errors import KaizenError
+from kaizen_lab.tracing._build import SpanBuilder
 from kaizen_lab.tracing._records import (
     GraphMeta,
     NodeMeta,
-    _Run,
     _running_summary,
-    compact_event,
-    encode_all,
+    decode_events,
+    encode_json,
     event_dict,
-    trace_from_store,
+    legacy_trace_from_store,
 )
 from kaizen_lab.tracing.spans import RunSummary, Span, Trace
 
 __all__ = ["GraphMeta", "NodeMeta", "Tracer", "TracingError", "active_tracers", "trace_from_store"]
 
-NODE_KINDS = frozenset({"node", "cycle", "iteration"})
+_TS = operator.attrgetter("ts")
 
 
 class TracingError(KaizenError):
@@ -75,6 +78,23 @@ def _register_exit_hook() -> None:
                 pass
 
     atexit.register(stop_all)
+
+
+class _Rec:
+    """One run as recorded: its events, in arrival order, and what the store row needs."""
+
+    __slots__ = ("run_id", "trace_id", "parent_run_id", "agent_id", "events", "children", "implicit",
+                 "finished", "summary", "last", "exported")
+
+    def __init__(self, run_id: str, trace_id: str, parent_run_id: str | None, agent_id: str) -> None:
+        self.run_id, self.trace_id, self.parent_run_id, self.agent_id = run_id, trace_id, parent_run_id, agent_id
+        self.events: list[Any] = []
+        self.children: list[str] = []
+        self.implicit = False
+        self.finished = False
+        self.summary: RunSummary | None = None
+        self.last = 0.0  # monotonic time of the latest event (implicit runs finish after a quiet while)
+        self.exported = False
 
 
 class Tracer:
@@ -119,13 +139,14 @@ class Tracer:
         self._buf: collections.deque[Any] = collections.deque()
         self._append = self._buf.append
         self._lock = threading.RLock()
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, _Rec] = {}
         self._roots: collections.deque[str] = collections.deque()
         self._errors: list[BaseException] = []
-        self._pending: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+        self._pending: tuple[list[Any], list[Any]] = ([], [])  # run rows, run-event rows
         self._remove: Callable[[], None] | None = None
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        self._implicit_ids: set[str] = set()
 
     @staticmethod
     def _open_store(store: Any, config: Any) -> Any:
@@ -211,380 +232,159 @@ class Tracer:
         if errors:
             raise TracingError(f"tracing failed: {errors[0]}") from errors[0]
 
-    # ---------------------------------------------------------------------------------------- building
+    # ---------------------------------------------------------------------------------------- recording
     def _process(self, final: bool = False) -> None:
         with self._lock:
             buf = self._buf
-            feed = self._feed
+            runs = self._runs
+            finish = self._finish
             while buf:
                 event = buf.popleft()
                 try:
-                    feed(event, 0)
+                    rec = runs.get(event.run_id)
+                    if rec is None:
+                        rec = self._open(event)
+                    elif rec.implicit and event.kind == "run_started":
+                        self._adopt(rec, event)
+                    rec.events.append(event)
+                    if event.kind == "run_finished":
+                        rec.implicit = False
+                        self._implicit_ids.discard(rec.run_id)
+                        finish(rec)
+                    elif rec.implicit:
+                        rec.finished = False  # more work after an idle finish: finished (and stored) again later
+                        rec.last = time.monotonic()
                 except Exception as exc:  # noqa: BLE001 - one odd event must not stop the others
                     self._errors.append(exc)
             # an implicit run never says it is done: finish it when asked, or once it has been quiet a while
-            quiet = time.monotonic() - self.implicit_idle_s
-            for run in list(self._runs.values()):
-                if run.implicit and not run.open and run.changed and (final or run.last < quiet):
-                    self._finalize(run)
+            if self._implicit_ids:
+                quiet = time.monotonic() - self.implicit_idle_s
+                for run_id in list(self._implicit_ids):
+                    rec = runs.get(run_id)
+                    if rec is None:
+                        self._implicit_ids.discard(run_id)
+                    elif not rec.finished and (final or rec.last < quiet) and _closed(rec):
+                        finish(rec)
             if self._pending[0] and self.store is not None:  # one queue item (one transaction) per pass
-                runs, spans, events = self._pending
-                self._pending = ([], [], [])
-                self._store_rows(runs, spans, events)
+                rows, event_rows = self._pending
+                self._pending = ([], [])
+                self.store.write_rows(rows, run_events=event_rows)
 
-    def _store_rows(self, runs: list[tuple[Any, ...]], spans: list[tuple[Any, ...]],
-                    events: list[tuple[Any, ...]]) -> None:
-        store = self.store
-        if hasattr(store, "write_rows"):
-            store.write_rows(runs, spans, events)
-            return
-        from kaizen_lab.store.runs import EVENT_COLUMNS
-        from kaizen_lab.tracing.spans import RUN_COLUMNS, SPAN_COLUMNS
-
-        store.write(runs=[dict(zip(RUN_COLUMNS, r, strict=True)) for r in runs],
-                    spans=[dict(zip(SPAN_COLUMNS, r, strict=True)) for r in spans],
-                    events=[dict(zip(EVENT_COLUMNS, r, strict=True)) for r in events])
-
-    def _new_run(self, run_id: str, agent_id: str, ts: float, parent_run_id: str | None, tid: int) -> _Run:
-        parent_span: Span | None = None
+    def _open(self, event: Any) -> _Rec:
+        run_id = event.run_id
+        if event.kind != "run_started":
+            return self._implicit(run_id)
+        parent_id = event.parent_run_id
         trace_id = run_id
-        if parent_run_id:
-            parent = self._runs.get(parent_run_id) or self._implicit(parent_run_id, ts)
+        if parent_id:
+            parent = self._runs.get(parent_id) or self._implicit(parent_id)
             parent.children.append(run_id)
             if parent.implicit:
-                parent.changed = True
+                parent.finished = False
                 parent.last = time.monotonic()
             trace_id = parent.trace_id
-            parent_span = self._attach_point(parent, tid)
-        span = Span(run_id, trace_id, run_id, parent_span.span_id if parent_span else None, "run", agent_id, ts,
-                    attributes={"agent_id": agent_id})
-        run = _Run(run_id, trace_id, parent_run_id, agent_id, span)
-        span.attributes["run_kind"] = run.kind
-        self._runs[run_id] = run
-        return run
+        rec = self._runs[run_id] = _Rec(run_id, trace_id, parent_id, event.agent_id)
+        return rec
 
-    def _implicit(self, run_id: str, ts: float) -> _Run:
-        run = self._new_run(run_id, "workflow", ts, None, 0)
-        run.implicit = True
-        run.changed = True
-        run.last = time.monotonic()
-        run.kind = "workflow"
-        run.span.attributes["run_kind"] = "workflow"
-        run.span.attributes["implicit"] = True
-        return run
+    def _implicit(self, run_id: str) -> _Rec:
+        rec = self._runs[run_id] = _Rec(run_id, run_id, None, "workflow")
+        rec.implicit = True
+        rec.last = time.monotonic()
+        self._implicit_ids.add(run_id)
+        return rec
 
-    @staticmethod
-    def _attach_point(run: _Run, tid: int) -> Span:
-        fallback: Span | None = None
-        for span, span_tid in reversed(run.open):
-            if span.kind in NODE_KINDS:
-                if span_tid == tid:
-                    return span
-                fallback = fallback or span
-        if fallback is not None:
-            return fallback
-        return run.open[-1][0] if run.open else run.span
+    def _adopt(self, rec: _Rec, event: Any) -> None:
+        """A run announced after its first events: it takes its real identity."""
+        rec.implicit = False
+        rec.agent_id = event.agent_id
+        self._implicit_ids.discard(rec.run_id)
 
-    @staticmethod
-    def _node_parent(run: _Run) -> Span:
-        for span, _tid in reversed(run.open):
-            if span.kind in NODE_KINDS:
-                return span
-        return run.span
-
-    def _feed(self, event: Any, tid: int) -> None:
-        kind = event.kind
-        if kind == "graph_meta" or kind == "node_meta":
-            run = self._runs.get(event.run_id) or self._implicit(event.run_id, time.time())
-            if kind == "graph_meta":
-                run.graph = event
-                run.span.attributes["workflow"] = event.name
-            else:
-                run.pending_meta[event.name] = event
-            return
-        run_id = event.run_id
-        found = self._runs.get(run_id)
-        if kind == "run_started":
-            if found is None:
-                run = self._new_run(run_id, event.agent_id, event.ts, event.parent_run_id, tid)
-            else:
-                run = found
-            if run.implicit:  # announced after its first events: adopt the real identity
-                run.implicit = False
-                run.agent_id = run.span.name = event.agent_id
-                run.kind = "pattern" if event.agent_id.startswith("pattern:") else (
-                    "workflow" if event.agent_id.startswith("workflow") else "agent")
-                run.span.attributes.pop("implicit", None)
-                run.span.attributes.update(agent_id=event.agent_id, run_kind=run.kind)
-                run.span.start = min(run.span.start, event.ts)
-            run.model = event.model or run.model
-            if event.model:
-                run.span.attributes["model"] = event.model
-            run.span.inputs = run.inputs = event.inputs
-            run.events.append((event, run.span.span_id))
-            return
-        run = found if found is not None else self._implicit(run_id, event.ts)
-        span: Span | None = None
-        if kind == "step_started":
-            span = self._step_started(run, event, tid)
-        elif kind == "step_finished":
-            span = self._step_finished(run, event, tid)
-        elif kind == "model_called":
-            span = self._model_called(run, event)
-        elif kind == "tool_called":
-            span = self._tool_called(run, event)
-        elif kind == "retried":
-            run.retries.append({"attempt": event.attempt, "reason": event.reason, "ts": event.ts})
-        elif kind == "run_finished":
-            run.events.append((event, run.span.span_id))
-            self._run_finished(run, event)
-            return
-        run.events.append((event, span.span_id if span is not None else None))
-        run.changed = True
-        if run.implicit:
-            run.last = time.monotonic()
-
-    def _span(self, run: _Run, parent: Span, kind: str, name: str, start: float, **attributes: Any) -> Span:
-        span = Span(ev.new_id("span"), run.trace_id, run.run_id, parent.span_id, kind, name, start,
-                    attributes=attributes)
-        run.spans.append(span)
-        return span
-
-    def _step_started(self, run: _Run, event: Any, tid: int) -> Span:
-        if event.step == "node":
-            meta = run.pending_meta.pop(event.name, None)
-            parent = self._attach_point(run, tid) if meta is None or meta.span_kind == "node" else \
-                self._node_parent(run)
-            if meta is None:
-                span = self._span(run, parent, "node", event.name, event.ts, step="node", node_id=event.name)
-            else:
-                span = self._span(run, parent, meta.span_kind, event.name, event.ts, step="node",
-                                  node_id=meta.node_id, node_type=meta.node_type)
-                if meta.cycle_id is not None:
-                    span.attributes["cycle_id"] = meta.cycle_id
-                if meta.iteration is not None:
-                    span.attributes["iteration"] = meta.iteration
-        else:
-            span = self._span(run, self._node_parent(run), "step", event.step, event.ts, step=event.step)
-            if event.name:
-                span.attributes["label"] = event.name
-        run.open.append((span, tid))
-        return span
-
-    def _step_finished(self, run: _Run, event: Any, tid: int) -> Span:
-        step = event.step
-        found = None
-        for i in range(len(run.open) - 1, -1, -1):
-            span = run.open[i][0]
-            if span.attributes.get("step") == step and (step != "node" or span.name == event.name):
-                found = span
-                del run.open[i]
-                break
-        if found is None:  # finished without a start (or the start was before the tracer): rebuild it
-            found = self._span(run, self._node_parent(run), "node" if step == "node" else "step",
-                               event.name if step == "node" else step, event.ts - event.duration_ms / 1000,
-                               step=step)
-        found.end = event.ts
-        found.duration_ms = event.duration_ms
-        found.status = event.status
-        found.error = event.error
-        if event.inputs is not None:
-            found.inputs = event.inputs
-        if event.outputs is not None:
-            found.outputs = event.outputs
-        if run.implicit and (run.span.end is None or event.ts > run.span.end):
-            run.span.end = event.ts
-        return found
-
-    def _call_parent(self, run: _Run, step: str) -> Span:
-        for span, _tid in reversed(run.open):
-            if span.attributes.get("step") == step:
-                return span
-        return self._node_parent(run)
-
-    def _model_called(self, run: _Run, event: Any) -> Span:
-        parent = self._call_parent(run, "model")
-        span = self._span(run, parent, "model", event.model, event.ts - event.duration_ms / 1000,
-                          model=event.model, attempt=event.attempt, input_tokens=event.input_tokens,
-                          output_tokens=event.output_tokens, cost=event.cost, cache_hit=event.cache_hit,
-                          finish=event.finish, tool_calls=list(event.tool_calls))
-        span.end = event.ts
-        span.duration_ms = event.duration_ms
-        span.status = "error" if event.error else "ok"
-        span.error = event.error
-        span.outputs = {"text": event.text_preview, "tool_calls": list(event.tool_calls)}
-        return span
-
-    def _tool_called(self, run: _Run, event: Any) -> Span:
-        start = event.ts - event.duration_ms / 1000
-        status = "error" if event.error else "ok"
-        step = self._span(run, self._node_parent(run), "step", "tool", start, step="tool", tool=event.tool)
-        call = self._span(run, step, "tool", event.tool, start, tool=event.tool, source=event.source)
-        for span in (step, call):
-            span.end = event.ts
-            span.duration_ms = event.duration_ms
-            span.status = status
-            span.error = event.error
-        call.inputs = event.arguments
-        call.outputs = {"result": event.result_preview}
-        if getattr(event, "content", ()):  # typed content (images, links, resources) by type and size
-            call.attributes["content"] = [dict(item) for item in event.content]
-        return call
-
-    def _run_finished(self, run: _Run, event: Any) -> None:
-        span = run.span
-        span.end = event.ts
-        span.duration_ms = event.duration_ms
-        span.status = event.status
-        span.error = event.error
-        span.outputs = event.outputs
-        if event.error_type:
-            span.attributes["error_type"] = event.error_type
-        for open_span, _tid in run.open:  # steps cut short by the run's end
-            open_span.end = event.ts
-            open_span.duration_ms = (event.ts - open_span.start) * 1000
-            open_span.status = "cancelled" if event.status == "ok" else event.status
-        run.open.clear()
-        run.implicit = False
-        self._finalize(run)
-
-    # ---------------------------------------------------------------------------------------- finishing
-    def _summary(self, run: _Run) -> RunSummary:
-        span = run.span
-        tokens_in = tokens_out = calls = tools = hits = 0
-        cost: float | None = None
-        for s in run.spans:
-            if s.kind == "model":
-                a = s.attributes
-                tokens_in += a["input_tokens"]
-                tokens_out += a["output_tokens"]
-                calls += 1
-                hits += 1 if a["cache_hit"] else 0
-                if a["cost"] is not None:
-                    cost = (cost or 0.0) + a["cost"]
-            elif s.kind == "tool":
-                tools += 1
-        end = span.end
-        if run.implicit or span.duration_ms is None:
-            ends = [s.end for s in run.spans if s.end is not None]
-            ends += [c.span.end for c in map(self._runs.get, run.children) if c is not None and c.span.end]
-            end = max(ends or [span.start])
-            span.end = end
-            span.duration_ms = (end - span.start) * 1000
-            if span.status == "running":
-                span.status = "error" if any(s.status == "error" for s in run.spans) else "ok"
-        if run.retries:
-            span.attributes["retries"] = run.retries
-        if run.graph is not None:
-            span.attributes["graph"] = {"nodes": run.graph.nodes, "edges": run.graph.edges}
-        return RunSummary(run.run_id, run.trace_id, run.parent_run_id, run.agent_id, run.kind, span.status,
-                          span.start, end, span.duration_ms, run.model, tokens_in, tokens_out, cost, calls, tools,
-                          hits, len(run.retries), span.error, span.attributes.get("error_type"), span.inputs,
-                          span.outputs, span.attributes)
-
-    def _finalize(self, run: _Run) -> None:
-        """Redact the run's payloads, write its rows, export its trace if it is a root.
-
-        Payloads live in spans; an event row keeps only what its span does not hold (``_compact``). All of
-        the run's JSON is encoded in one call, and when the payload text cannot hold a secret (the usual
-        case) nothing is copied; otherwise every payload goes through the redactor and is encoded again.
-        """
-        summary = self._summary(run)
-        spans = run.spans
-        compact = [compact_event(e, span_id) for e, span_id in run.events]
-        values: list[Any] = []
-        for s in spans:
-            values += (s.inputs, s.outputs, s.error, s.attributes)
-        texts = encode_all(values + compact)
+    def _finish(self, rec: _Rec) -> None:
+        """Count the run's summary, encode and check its payloads, queue its two rows, export a root."""
+        summary = _summarize(rec, self._runs)
+        # the run's inputs and outputs are in its events: scanning the events' text covers them
+        data = encode_json(rec.events)
         redact = self._redact
-        scan = [t for i, t in enumerate(texts[:len(values)]) if t and (i % 4 != 3 or i == 3)]
-        if redact.needed("".join(scan)):
-            run.dirty = True
-            for s in spans:
-                s.inputs, s.outputs, s.attributes = redact(s.inputs), redact(s.outputs), redact(s.attributes)
-                s.error = redact.text(s.error) if s.error else s.error
-            compact = [redact(c) for c in compact]
-            values = []
-            for s in spans:
-                values += (s.inputs, s.outputs, s.error, s.attributes)
-            texts = encode_all(values + compact)
-        summary.inputs, summary.outputs = run.span.inputs, run.span.outputs
-        summary.error, summary.attributes = run.span.error, run.span.attributes
-        run.summary = summary
-        run.changed = False
-        first = not run.finalized
-        run.finalized = True
-        if self.store is not None:  # rows in the store's column order (RUN_COLUMNS, SPAN_COLUMNS, events)
-            pending = self._pending
+        if redact.needed(data):
+            rec.events = [_redacted_event(e, redact) for e in rec.events]
+            summary = _summarize(rec, self._runs)
+            data = encode_json(rec.events)
+            summary.attributes = redact(summary.attributes)
+        texts = [None if v is None else encode_json(v)
+                 for v in (summary.inputs, summary.outputs, summary.attributes)] + [data]
+        first = rec.summary is None
+        rec.summary = summary
+        rec.finished = True
+        if self.store is not None:  # rows in the store's column order (RUN_COLUMNS; run_id, trace_id, data)
             su = summary
-            pending[0].append((su.run_id, su.trace_id, su.parent_run_id, su.agent_id, su.kind, su.status, su.start,
-                               su.end, su.duration_ms, su.model, su.input_tokens, su.output_tokens, su.cost,
-                               su.model_calls, su.tool_calls, su.cache_hits, su.retries, su.error, su.error_type,
-                               texts[0], texts[1], texts[3]))
-            spans_out = pending[1]
-            for i, s in enumerate(spans):
-                k = 4 * i
-                spans_out.append((s.span_id, s.trace_id, s.run_id, s.parent_id, s.kind, s.name, s.start, s.end,
-                                  s.duration_ms, s.status, s.error, texts[k], texts[k + 1], texts[k + 3]))
-            base = len(values)
-            rid, tid = run.run_id, run.trace_id
-            pending[2].extend((rid, tid, i, e.kind, e.ts, texts[base + i]) for i, (e, _) in enumerate(run.events))
-        if run.parent_run_id is None and first:
-            self._roots.append(run.run_id)
-            self._export(run)
+            self._pending[0].append((
+                su.run_id, su.trace_id, su.parent_run_id, su.agent_id, su.kind, su.status, su.start, su.end,
+                su.duration_ms, su.model, su.input_tokens, su.output_tokens, su.cost, su.model_calls, su.tool_calls,
+                su.cache_hits, su.retries, su.error, su.error_type, texts[0], texts[1], texts[2]))
+            self._pending[1].append((su.run_id, su.trace_id, texts[3]))
+        if rec.parent_run_id is None and first:
+            self._roots.append(rec.run_id)
+            self._export(rec)
             while len(self._roots) > self.max_traces:
                 self._evict(self._roots.popleft())
 
-    def _events(self, run: _Run) -> list[dict[str, Any]]:
-        out = [event_dict(e) for e, _ in run.events]
-        return [self._redact(e) for e in out] if run.dirty or not run.finalized else out
-
-    def _export(self, run: _Run) -> None:
-        if not self.exporters or run.exported:
+    def _export(self, rec: _Rec) -> None:
+        if not self.exporters or rec.exported:
             return
-        run.exported = True
-        trace = self._trace(run)
+        rec.exported = True
+        trace = self._trace(rec)
         for exporter in self.exporters:
             try:
                 exporter.export(trace)
             except Exception as exc:  # noqa: BLE001 - reported by flush()
                 self._errors.append(TracingError(f"exporter {type(exporter).__name__} failed on run "
-                                                 f"{run.run_id}: {type(exc).__name__}: {exc}"))
+                                                 f"{rec.run_id}: {type(exc).__name__}: {exc}"))
 
     def _evict(self, run_id: str) -> None:
-        run = self._runs.pop(run_id, None)
-        if run is not None:
-            for child in run.children:
+        rec = self._runs.pop(run_id, None)
+        if rec is not None:
+            self._implicit_ids.discard(run_id)
+            for child in rec.children:
                 self._evict(child)
 
     # ---------------------------------------------------------------------------------------- queries
-    def _tree(self, run: _Run) -> list[_Run]:
-        out, stack = [], [run]
+    def _tree(self, rec: _Rec) -> list[_Rec]:
+        out, stack = [], [rec]
         while stack:
             r = stack.pop()
             out.append(r)
             stack.extend(self._runs[c] for c in reversed(r.children) if c in self._runs)
         return out
 
-    def _trace(self, run: _Run) -> Trace:
-        runs = self._tree(run)
+    def _trace(self, rec: _Rec) -> Trace:
+        recs = self._tree(rec)
+        builder = build_spans([r.events for r in recs])
         spans: list[Span] = []
         events: list[dict[str, Any]] = []
         summaries = []
-        for r in runs:
-            if r.finalized:
-                spans.extend(r.spans)
-                summaries.append(r.summary or self._live_summary(r))
-            else:  # still running: show redacted copies, keep the raw values for the finish
-                summaries.append(self._live_summary(r))
-                spans.extend(self._redacted_copy(s) for s in r.spans)
-            events.extend(self._events(r))
+        for r in recs:
+            run = builder.runs.get(r.run_id)
+            own = run.spans if run is not None else []
+            if r.finished and r.summary is not None:  # payloads were checked (and redacted) when it finished
+                spans.extend(own)
+                summaries.append(r.summary)
+                events.extend(event_dict(e) for e in r.events if e.kind not in _META)
+            else:  # still running: redacted copies
+                summaries.append(self._live_summary(r, builder))
+                spans.extend(self._redacted_copy(s) for s in own)
+                events.extend(self._redact(event_dict(e)) for e in r.events if e.kind not in _META)
         spans.sort(key=lambda s: (s.start, s.kind != "run"))
         events.sort(key=lambda e: e["ts"])
         return Trace(summaries[0], spans, events, summaries)
 
-    def _live_summary(self, run: _Run) -> RunSummary:
-        s = self._summary(run) if run.implicit else _running_summary(run)
+    def _live_summary(self, rec: _Rec, builder: SpanBuilder | None = None) -> RunSummary:
+        if builder is None:
+            builder = build_spans([rec.events])
+        run = builder.runs.get(rec.run_id)
+        if run is None:  # an implicit parent with no events of its own yet
+            s = _summarize(rec, self._runs)
+        else:
+            s = builder._summary(run) if run.implicit else _running_summary(run)
         s.inputs, s.outputs = self._redact(s.inputs), self._redact(s.outputs)
         s.attributes = self._redact(s.attributes)
         return s
@@ -603,9 +403,9 @@ class Tracer:
         """
         self._process()
         with self._lock:
-            run = self._runs.get(run_id)
-            if run is not None:
-                return self._trace(run)
+            rec = self._runs.get(run_id)
+            if rec is not None:
+                return self._trace(rec)
         if self.store is not None:
             self.store.flush()
             trace = trace_from_store(self.store, run_id)
@@ -615,15 +415,56 @@ class Tracer:
         raise KeyError(f"no run {run_id!r} was traced; latest runs: {latest} (was the tracer started "
                        "before the run?)")
 
+    def events(self, run_id: str) -> list[Any]:
+        """The typed events of ``run_id`` (redacted as stored), from memory or else from the store.
+
+        Raises:
+            KeyError: no run with that id was recorded.
+        """
+        self._process()
+        with self._lock:
+            rec = self._runs.get(run_id)
+            if rec is not None:
+                if rec.finished:
+                    return [e for e in rec.events if e.kind not in _META]
+                return [_redacted_event(e, self._redact) for e in rec.events if e.kind not in _META]
+        if self.store is not None:
+            self.store.flush()
+            data = self.store.run_events([run_id]).get(run_id)
+            if data is not None:
+                return [e for e in decode_events(run_id, data) if e.kind not in _META]
+        raise KeyError(f"no run {run_id!r} was traced (was the tracer started before the run?)")
+
+    def spans(self, run_ids: Iterable[str]) -> list[Span]:
+        """The spans each of ``run_ids`` owns (not its sub-runs'), from memory or else the store (one query)."""
+        ids = list(run_ids)
+        self._process()
+        out: list[Span] = []
+        missing = []
+        with self._lock:
+            for run_id in ids:
+                rec = self._runs.get(run_id)
+                if rec is None:
+                    missing.append(run_id)
+                else:
+                    out.extend(s for s in self._trace(rec).spans if s.run_id == run_id)
+        if missing and self.store is not None:
+            self.store.flush()
+            blobs = self.store.run_events(missing)
+            for run_id, data in blobs.items():
+                run = build_spans([decode_events(run_id, data)]).runs.get(run_id)
+                out.extend(run.spans if run is not None else ())
+        return out
+
     def runs(self, *, agent_id: str | None = None, roots_only: bool = False) -> list[RunSummary]:
         """Summaries of the runs held in memory, oldest first (running ones included)."""
         self._process()
         with self._lock:
             out = []
-            for run in self._runs.values():
-                if (agent_id is None or run.agent_id == agent_id) and not (roots_only and run.parent_run_id):
-                    out.append(run.summary if run.summary is not None and run.finalized
-                               else self._live_summary(run))
+            for rec in self._runs.values():
+                if (agent_id is None or rec.agent_id == agent_id) and not (roots_only and rec.parent_run_id):
+                    out.append(rec.summary if rec.finished and rec.summary is not None
+                               else self._live_summary(rec))
         return out
 
     def to_records(self, *, agent_id: str | None = None) -> list[dict[str, Any]]:
@@ -632,3 +473,138 @@ class Tracer:
 
     def __repr__(self) -> str:
         return f"Tracer(active={self.active}, runs={len(self._runs)}, store={self.store!r})"
+
+
+_META = frozenset({"node_meta", "graph_meta"})
+_PAYLOAD_SKIP = frozenset({"run_id", "kind", "ts", "parent_run_id", "step", "status", "duration_ms", "attempt",
+                           "input_tokens", "output_tokens", "cost", "cache_hit", "finish", "source"})
+
+
+def _closed(rec: _Rec) -> bool:
+    """No step or node of the run is still open (an implicit run is finished only between steps)."""
+    depth = 0
+    for e in rec.events:
+        if e.kind == "step_started":
+            depth += 1
+        elif e.kind == "step_finished":
+            depth -= 1
+    return depth <= 0
+
+
+def _redacted_event(event: Any, redact: Any) -> Any:
+    """A copy of ``event`` with every payload redacted (the original is the caller's, left as it is)."""
+    if event.kind in _META:
+        return event
+    import dataclasses
+
+    changes = {}
+    for name in event.__dataclass_fields__:
+        if name in _PAYLOAD_SKIP:
+            continue
+        value = getattr(event, name)
+        if isinstance(value, str):
+            new: Any = redact.text(value)
+        elif isinstance(value, dict | list):
+            new = redact(value)
+        elif isinstance(value, tuple):
+            new = tuple(redact(list(value)))
+        else:
+            continue
+        if new != value:
+            changes[name] = new
+    return dataclasses.replace(event, **changes) if changes else event
+
+
+def _summarize(rec: _Rec, runs: dict[str, _Rec]) -> RunSummary:
+    """The run's row, counted from its events in one pass (the same values the span builder gives)."""
+    agent_id = rec.agent_id
+    kind = "pattern" if agent_id.startswith("pattern:") else ("workflow" if agent_id.startswith("workflow")
+                                                              else "agent")
+    attributes: dict[str, Any] = {"agent_id": agent_id, "run_kind": kind}
+    if rec.implicit:
+        attributes["implicit"] = True
+    start = end = duration = None
+    status = "running"
+    model = ""
+    inputs = outputs = error = error_type = None
+    tin = tout = calls = tools = hits = 0
+    cost: float | None = None
+    retries: list[dict[str, Any]] = []
+    graph = None
+    failed = False
+    first = last = None
+    for e in rec.events:
+        k = e.kind
+        ts = e.ts
+        if first is None or ts < first:
+            first = ts
+        if last is None or ts > last:
+            last = ts
+        if k == "model_called":
+            calls += 1
+            tin += e.input_tokens
+            tout += e.output_tokens
+            hits += 1 if e.cache_hit else 0
+            if e.cost is not None:
+                cost = (cost or 0.0) + e.cost
+            failed = failed or e.error is not None
+        elif k == "tool_called":
+            tools += 1
+            failed = failed or e.error is not None
+        elif k == "step_finished":
+            failed = failed or e.status == "error"
+        elif k == "retried":
+            retries.append({"attempt": e.attempt, "reason": e.reason, "ts": ts})
+        elif k == "run_started":
+            start = ts
+            inputs = e.inputs
+            if e.model:
+                model = e.model
+                attributes["model"] = e.model
+        elif k == "run_finished":
+            end, duration, status = ts, e.duration_ms, e.status
+            outputs, error, error_type = e.outputs, e.error, e.error_type
+            if e.error_type:
+                attributes["error_type"] = e.error_type
+        elif k == "graph_meta":
+            graph = e
+            attributes["workflow"] = e.name
+    if start is None:
+        start = first if first is not None else time.time()
+    if duration is None:  # an implicit (or unfinished) run: it lasted until its last event or sub-run
+        ends = [last or start] + [c.summary.end for c in map(runs.get, rec.children)
+                                  if c is not None and c.summary is not None and c.summary.end]
+        end = max(ends)
+        duration = (end - start) * 1000
+        status = "error" if failed else "ok"
+    if retries:
+        attributes["retries"] = retries
+    if graph is not None:
+        attributes["graph"] = {"nodes": graph.nodes, "edges": graph.edges}
+    return RunSummary(rec.run_id, rec.trace_id, rec.parent_run_id, agent_id, kind, status, start, end, duration,
+                      model, tin, tout, cost, calls, tools, hits, len(retries), error, error_type, inputs, outputs,
+                      attributes)
+
+
+def build_spans(streams: list[list[Any]]) -> SpanBuilder:
+    """The spans of runs whose events are ``streams`` (one list per run, each in order), merged in time."""
+    merged: Iterable[Any] = heapq.merge(*streams, key=_TS) if len(streams) > 1 else (streams[0] if streams else [])
+    return SpanBuilder().feed_all(merged).close()
+
+
+def trace_from_store(store: Any, run_id: str) -> Trace | None:
+    """Rebuild a ``Trace`` (the run and its sub-runs) from a ``RunStore``; ``None`` if the run is unknown."""
+    rows = store.subtree(run_id)
+    if not rows:
+        return None
+    summaries = [RunSummary.from_row(r) for r in rows]
+    blobs = store.run_events([s.run_id for s in summaries]) if hasattr(store, "run_events") else {}
+    if not blobs:  # written by an older kaizen-lab: spans and events rows
+        return legacy_trace_from_store(store, rows)
+    streams = [decode_events(s.run_id, blobs[s.run_id]) for s in summaries if s.run_id in blobs]
+    builder = build_spans(streams)
+    spans = [sp for s in summaries if s.run_id in builder.runs for sp in builder.runs[s.run_id].spans]
+    spans.sort(key=lambda s: (s.start, s.kind != "run"))
+    events = [event_dict(e) for stream in streams for e in stream if e.kind not in _META]
+    events.sort(key=lambda e: e["ts"])
+    return Trace(summaries[0], spans, events, summaries)
