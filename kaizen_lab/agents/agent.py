@@ -148,18 +148,26 @@ class Agent:
         return inputs, session
 
     async def arun(self, inputs: Mapping[str, Any], *, session: str | None = None, run_id: str | None = None,
-                   parent_run_id: str | None = None) -> ExecutionResult:
-        """Like ``aexecute`` but with inputs as a dict, and the run's ids (patterns nest runs this way)."""
+                   parent_run_id: str | None = None,
+                   on_event: Callable[[ev.Event], None] | None = None) -> ExecutionResult:
+        """Like ``aexecute`` but with inputs as a dict, and the run's ids (patterns nest runs this way).
+
+        ``on_event`` is called with each event of the run as it happens (the same stream the tracer records),
+        e.g. to show progress; the result is returned as usual.
+        """
         if not isinstance(inputs, Mapping):
             first = self.signature.input_names[0] if self.signature.input_names else "question"
             raise UserError(f"run() takes the inputs as a dict, e.g. agent.run({{{first!r}: ...}}), or use "
                             f"agent.execute({first}=...); got {type(inputs).__name__}")
-        return await run_agent(self, dict(inputs), session=session, run_id=run_id, parent_run_id=parent_run_id)
+        return await run_agent(self, dict(inputs), session=session, run_id=run_id, parent_run_id=parent_run_id,
+                               on_event=on_event)
 
     def run(self, inputs: Mapping[str, Any], *, session: str | None = None, run_id: str | None = None,
-            parent_run_id: str | None = None) -> ExecutionResult:
+            parent_run_id: str | None = None,
+            on_event: Callable[[ev.Event], None] | None = None) -> ExecutionResult:
         """Sync form of ``arun``."""
-        return run_sync(self.arun(inputs, session=session, run_id=run_id, parent_run_id=parent_run_id))
+        return run_sync(self.arun(inputs, session=session, run_id=run_id, parent_run_id=parent_run_id,
+                                  on_event=on_event))
 
     async def aexecute(self, **inputs: Any) -> ExecutionResult:
         """Run the agent; ``session="id"`` (when memory is on) continues a conversation."""

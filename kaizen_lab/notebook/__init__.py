@@ -30,8 +30,8 @@ def load_ipython_extension(ipython: Any) -> None:
     _add_matcher(ipython, magics)
     _MAGICS[id(ipython)] = magics
     install_short_tracebacks(ipython)
-    register_comm_target(ipython, magics.log)  # the JupyterLab extension's diagnostics and sidebar
-    open_channel(ipython, magics.log)
+    register_comm_target(ipython, magics.tracer)  # the JupyterLab extension's diagnostics and sidebar
+    open_channel(ipython, magics.tracer)
 
 
 def _add_matcher(ipython: Any, magics: Any) -> None:
@@ -59,8 +59,8 @@ def unload_ipython_extension(ipython: Any) -> None:
     from kaizen_lab.notebook.tracebacks import uninstall as uninstall_short_tracebacks
 
     magics = _MAGICS.pop(id(ipython), None)
-    if magics is not None:
-        magics.log.stop()
+    if magics is not None and magics.tracer is not None:
+        magics.tracer.close()
     close_channel(ipython)
     unregister_formatters(ipython)
     uninstall_short_tracebacks(ipython)

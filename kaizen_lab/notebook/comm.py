@@ -16,7 +16,7 @@ The extension sends requests carrying a ``request_id``:
   (start time and first input), for the sidebar; the theme it reports is used by figures built afterwards;
 - ``{"type": "trace", "run_id": ID}`` → ``{"html"}``: the run's span tree, for a panel beside the notebook.
 
-``handle_request`` is pure (namespace and run log in, dict out) so it is tested without a kernel.
+``handle_request`` is pure (namespace and tracer in, dict out) so it is tested without a kernel.
 """
 
 from __future__ import annotations
@@ -87,20 +87,15 @@ def _state(namespace: Mapping[str, Any], runs: Any = None) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - the sidebar must not fail because a server is down
             servers = []
     recent = []
-    if runs is not None:
-        for run_id in reversed(list(getattr(runs, "top_level", []))[-20:]):
-            events = runs.runs.get(run_id, [])
-            finished = next((e for e in reversed(events) if e.kind == "run_finished"), None)
-            started = next((e for e in events if e.kind == "run_started"), None)
-            if finished is not None:
-                inputs = getattr(started, "inputs", None) or {}
-                first = next(iter(inputs.values()), None) if isinstance(inputs, Mapping) else None
-                text = "" if first is None else str(first)
-                recent.append({"run_id": run_id, "agent_id": finished.agent_id, "status": finished.status,
-                               "duration_ms": round(finished.duration_ms, 2),
-                               "model": getattr(started, "model", ""),
-                               "started": getattr(started, "ts", None),
-                               "input": text if len(text) <= 80 else text[:79] + "…"})
+    if runs is not None:  # the notebook's tracer: the same record %trace and the panels read
+        finished = [r for r in runs.runs(roots_only=True) if r.status != "running"]
+        for run in reversed(finished[-20:]):
+            inputs = run.inputs or {}
+            first = next(iter(inputs.values()), None) if isinstance(inputs, Mapping) else None
+            text = "" if first is None else str(first)
+            recent.append({"run_id": run.run_id, "agent_id": run.agent_id, "status": run.status,
+                           "duration_ms": round(run.duration_ms or 0.0, 2), "model": run.model,
+                           "started": run.start, "input": text if len(text) <= 80 else text[:79] + "…"})
     return {"signatures": signatures, "agents": agents, "mcp_servers": servers, "runs": recent}
 
 

@@ -66,10 +66,15 @@ def _event_line(e: Any) -> str:
 
 @dataclass
 class RunTrace:
-    """The events of one run, displayable as a card (``%trace``) and as panels (``.panel()``)."""
+    """The events of one run, displayable as a card (``%trace``) and as panels (``.panel()``).
+
+    ``events`` are the run's typed events as the tracer recorded them (redacted); ``trace`` is the tracer's
+    ``Trace`` of the same run (its spans), when it came from a tracer.
+    """
 
     run_id: str
     events: list[Any] = field(default_factory=list)
+    trace: Any = None
 
     @property
     def status(self) -> str:

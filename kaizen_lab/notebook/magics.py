@@ -11,61 +11,41 @@ from __future__ import annotations
 import asyncio
 import html
 import queue
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 from IPython.display import display
 
-from kaizen_lab import events as ev
 from kaizen_lab.errors import KaizenError, UserError, did_you_mean
 from kaizen_lab.notebook._args import split_line
 from kaizen_lab.notebook._usage import HelpText, option_strings, parse_args, wants_help
 from kaizen_lab.notebook.display import ErrorCard, GraphView, RunProgress, RunTrace
 from kaizen_lab.notebook.tracebacks import CARD_SHOWN, FullTraceback, last_error
 
-__all__ = ["KaizenMagics", "RunLog"]
+__all__ = ["KaizenMagics", "notebook_tracer"]
 
 _SUBCOMMANDS = ("run", "step", "list", "show")
 
 
-class RunLog:
-    """Keeps the events of the last runs (a process-wide event listener) for ``%trace``."""
+def notebook_tracer(config: Any = None) -> Any:
+    """The tracer ``%load_ext`` starts when ``tracing.enabled`` (the default): ``%trace``, the sidebar and the
+    panels read the runs it records. Traces stay in memory unless ``tracing.store_path`` is configured."""
+    from kaizen_lab.config import load_config
+    from kaizen_lab.tracing import Tracer
 
-    def __init__(self, keep: int = 50) -> None:
-        self.keep = keep
-        self.runs: OrderedDict[str, list[Any]] = OrderedDict()
-        self.top_level: list[str] = []
-        self._remove: Callable[[], None] | None = None
+    if config is None:
+        try:
+            config = load_config()
+        except KaizenError:
+            from kaizen_lab.config import KaizenConfig
 
-    def start(self) -> None:
-        if self._remove is None:
-            self._remove = ev.add_listener(self._on_event)
-
-    def stop(self) -> None:
-        if self._remove is not None:
-            self._remove()
-            self._remove = None
-
-    def _on_event(self, event: Any) -> None:
-        bucket = self.runs.get(event.run_id)
-        if bucket is None:
-            bucket = self.runs[event.run_id] = []
-            while len(self.runs) > self.keep:
-                self.runs.popitem(last=False)
-        bucket.append(event)
-        if event.kind == "run_finished" and any(
-                e.kind == "run_started" and e.parent_run_id is None for e in bucket):
-            self.top_level.append(event.run_id)
-            del self.top_level[:-self.keep]
-
-    def last(self) -> RunTrace | None:
-        for run_id in reversed(self.top_level):
-            if run_id in self.runs:
-                return RunTrace(run_id, list(self.runs[run_id]))
+            config = KaizenConfig()
+    if not config.tracing.enabled:
         return None
+    store = None if "store_path" in config.tracing.model_fields_set else False
+    return Tracer(store, config=config).start()
 
 
 class _Table:
@@ -93,8 +73,8 @@ class KaizenMagics(Magics):
 
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
-        self.log = RunLog()
-        self.log.start()
+        #: the one record of runs (``None`` when ``tracing.enabled`` is false): ``%trace`` and the sidebar read it
+        self.tracer = notebook_tracer()
         self.last_result: Any = None
         self.last_error: BaseException | None = None
 
@@ -325,14 +305,14 @@ class KaizenMagics(Magics):
 
     def _run(self, agent: Any, inputs: dict[str, Any], args: Any) -> Any:
         from kaizen_lab._aio import background_loop
-        from kaizen_lab.agents._loop import run_agent
         from kaizen_lab.notebook.display import _event_line
 
-        values, session = agent._split(dict(inputs))
+        values = dict(inputs)
+        session = values.pop("session", None) if "session" not in agent.signature.input_names else None
         handle = None if args.quiet else display(RunProgress(), display_id=True)
-        events: queue.Queue[Any] = queue.Queue()
+        events: queue.Queue[Any] = queue.Queue()  # the agent's public event stream, as the run goes
         future = asyncio.run_coroutine_threadsafe(
-            run_agent(agent, values, session=session, on_event=events.put), background_loop())
+            agent.arun(values, session=session, on_event=events.put), background_loop())
         lines: list[str] = []
 
         def show(event: Any) -> None:
@@ -389,7 +369,7 @@ class KaizenMagics(Magics):
                 ("default model", spec), ("why", why),
                 ("real requests", "allowed" if base.ALLOW_REAL_REQUESTS else "blocked (test guard)"),
                 ("agents", ", ".join(self.agents()) or "-"), ("signatures", ", ".join(self.signatures()) or "-"),
-                ("runs seen", str(len(self.log.top_level)))]
+                ("runs seen", str(len(self._top_runs())))]
         return _Table("kaizen-lab", rows, ("", ""))
 
     def _export(self, words: list[str]) -> Any:
@@ -420,33 +400,50 @@ class KaizenMagics(Magics):
         return _Table("exported", rows, ("", ""))
 
     # -- %trace -------------------------------------------------------------------------------------------
+    def _top_runs(self) -> list[Any]:
+        """Summaries of the finished top-level runs the tracer holds, oldest first."""
+        if self.tracer is None:
+            return []
+        return [r for r in self.tracer.runs(roots_only=True) if r.status != "running"]
+
+    def _run_trace(self, run_id: str) -> RunTrace:
+        assert self.tracer is not None
+        return RunTrace(run_id, self.tracer.events(run_id), trace=self.tracer.get(run_id))
+
     @magic_arguments()
     @argument("run_id", nargs="?", default=None, help="a run id (default: the last run)")
     @argument("--panel", action="store_true", help="show the performance panel of the recent runs")
     @line_magic
     def trace(self, line: str = "") -> Any:
-        """The last run (or RUN_ID) as a card, its events in order; ``--panel`` plots the recent runs."""
+        """The last run (or RUN_ID) as a card, its events in order; ``--panel`` plots the recent runs.
+
+        Everything comes from the tracer ``%load_ext`` started (``tracing.enabled``), the record the monitor,
+        the sidebar and the panels share.
+        """
         if wants_help(line):
             return HelpText(self.trace.__doc__ or "")
         try:
             args = parse_args(self.trace, line, "%trace")
         except KaizenError as exc:
             return self._fail(exc)
+        if self.tracer is None:
+            return self._fail(UserError("tracing is off (tracing.enabled: false in the configuration); turn it "
+                                        "on and run %reload_ext kaizen_lab"))
         if args.run_id and not args.panel:
-            if args.run_id not in self.log.runs:
-                known = list(self.log.runs)
-                return self._fail(UserError(f"no run {args.run_id!r} among the last {self.log.keep} runs"
+            try:
+                return self._run_trace(args.run_id)
+            except KeyError:
+                known = [r.run_id for r in self.tracer.runs()][-50:]
+                return self._fail(UserError(f"no run {args.run_id!r} among the recorded runs"
                                             f"{did_you_mean(args.run_id, known)}"))
-            return RunTrace(args.run_id, list(self.log.runs[args.run_id]))
-        last = self.log.last()
-        if last is None:
+        runs = self._top_runs()
+        if not runs:
             return self._fail(UserError("no run yet; run an agent first (%agent run NAME question=\"...\")"))
         if args.panel:
             from kaizen_lab.notebook.panels.performance import performance_figure
 
-            runs = [RunTrace(r, self.log.runs[r]) for r in self.log.top_level if r in self.log.runs]
-            return performance_figure(runs)
-        return last
+            return performance_figure([self._run_trace(r.run_id) for r in runs[-50:]])
+        return self._run_trace(runs[-1].run_id)
 
     # -- completion ---------------------------------------------------------------------------------------
     def completions(self, line: str, token: str) -> list[str] | None:

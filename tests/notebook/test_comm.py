@@ -42,17 +42,16 @@ def test_missing_name_and_empty_body_are_reported() -> None:
 
 
 def test_state_lists_signatures_agents_and_runs() -> None:
-    from kaizen_lab.notebook.magics import RunLog
+    from kaizen_lab.tracing import Tracer
 
-    log = RunLog()
-    log.start()
+    tracer = Tracer(store=False).start()
     try:
         agent = Agent("qa", "question -> answer", model="test", tools=[])
         result = agent.execute(question="hi")
     finally:
-        log.stop()
+        tracer.stop()
     ns = {"QA": Signature("question -> answer"), "qa": agent, "_hidden": agent, "x": 1}
-    state = handle_request({"type": "state"}, ns, log)
+    state = handle_request({"type": "state"}, ns, tracer)
     assert state["signatures"] == [{"name": "QA", "text": "question: str -> answer: str"}]
     assert [(a["name"], a["model"]) for a in state["agents"]] == [("qa", "test:test")]
     assert state["runs"][0]["run_id"] == result.run_id and state["runs"][0]["status"] == "ok"

@@ -149,9 +149,9 @@ def test_unload_removes_formatters_and_stops_collecting(ip: Any) -> None:
     try:
         data, _ = ip.display_formatter.format(ip.user_ns["QA"])
         assert "text/html" not in data and magics_for(ip) is None
-        seen = len(magics.log.runs)
+        seen = len(magics.tracer.runs())
         ev.record(ev.RunStarted(run_id=ev.new_id(), agent_id="x", inputs={}))
-        assert len(magics.log.runs) == seen  # the run log no longer listens
+        assert not magics.tracer.active and len(magics.tracer.runs()) == seen  # the tracer no longer listens
     finally:
         ip.run_line_magic("load_ext", "kaizen_lab")
     data, _ = ip.display_formatter.format(ip.user_ns["QA"])
@@ -193,3 +193,45 @@ def test_agent_magic_takes_a_model_object_bound_in_the_notebook(ip: Any) -> None
     agent = cell(ip, '%agent qa "question -> answer" --model fm')
     assert agent.model is ip.user_ns["fm"]
     assert agent.execute(question="x").answer == "from fm"
+
+
+def test_one_event_stream_feeds_tracer_store_trace_sidebar_and_panel(ip: Any) -> None:
+    from kaizen_lab.notebook import magics_for
+    from kaizen_lab.notebook.comm import handle_request
+    from kaizen_lab.notebook.panels.performance import timeline_figure
+    from kaizen_lab.store import RunStore
+    from kaizen_lab.tracing import Tracer
+    from kaizen_lab.tracing.tracer import trace_from_store
+
+    def key(events: Any) -> list[tuple[str, float]]:
+        return [(e["kind"], e["ts"]) if isinstance(e, dict) else (e.kind, e.ts) for e in events]
+
+    magics = magics_for(ip)
+    store = RunStore(":memory:", max_runs=None)
+    with Tracer(store) as stored:  # a second tracer on the same stream, writing to a store
+        cell(ip, "%agent qa 'question -> answer' --model test")
+        result = cell(ip, '%agent run qa question="one stream" -o -q')
+    stored.flush()
+    expected = key(result.events)  # the run's own record of its stream
+    assert len(expected) > 8
+    assert key(magics.tracer.events(result.run_id)) == expected
+    assert key(magics.tracer.get(result.run_id).events) == expected
+    assert key(trace_from_store(store, result.run_id).events) == expected  # type: ignore[union-attr]
+    shown = cell(ip, "%trace")
+    assert shown.run_id == result.run_id and key(shown.events) == expected
+    assert shown.trace.run.run_id == result.run_id and shown.trace.run.status == "ok"
+    state = handle_request({"type": "state"}, ip.user_ns, magics.tracer)
+    assert (state["runs"][0]["run_id"], state["runs"][0]["status"]) == (result.run_id, "ok")
+    bars = list(timeline_figure(shown.events).data[0].y)
+    assert bars == [e.name or e.step for e in result.events if e.kind == "step_finished"]
+    store.close()
+
+
+def test_trace_reads_the_tracer_and_tracing_can_be_turned_off(ip: Any) -> None:
+    from kaizen_lab.config import KaizenConfig
+    from kaizen_lab.notebook import magics_for
+    from kaizen_lab.notebook.magics import notebook_tracer
+
+    magics = magics_for(ip)
+    assert magics.tracer is not None and magics.tracer.active and magics.tracer.store is None
+    assert notebook_tracer(KaizenConfig(tracing={"enabled": False})) is None

@@ -200,3 +200,34 @@ def test_quiet_implicit_run_is_finished_by_the_background_pass(store: RunStore) 
         assert store.run(run.run_id)["kind"] == "workflow"
     finally:
         tracer.stop()
+
+
+def test_nothing_is_lost_with_recording_on_under_ten_thousand_concurrent_runs(tmp_path) -> None:
+    import threading
+
+    agent = Agent("busy", QA, model=TestModel())
+    store = RunStore(tmp_path / "busy.db", max_runs=None)
+    results: list = []
+    lock = threading.Lock()
+
+    def worker() -> None:  # four threads, each with 2,500 runs in flight on its own loop, 250 at a time
+        out = agent.batch([{"question": f"q{i}"} for i in range(2500)], concurrency=250)
+        with lock:
+            results.extend(out)
+
+    with Tracer(store, flush_interval=0.05) as tracer:
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    ids = {r.run_id for r in results}
+    assert len(ids) == 10_000
+    assert store.count_runs() == 10_000 and {r["run_id"] for r in store.runs()} == ids
+    stored = store.run_events(sorted(ids))
+    assert set(stored) == ids
+    sample = results[::997]
+    for result in sample:  # every event of the run, in order, is in its row
+        assert [e.kind for e in tracer.events(result.run_id)] == [e.kind for e in result.events]
+        assert trace_from_store(store, result.run_id).run.status == "ok"  # type: ignore[union-attr]
+    store.close()
