@@ -4,6 +4,8 @@
 a bare ``python -c pass`` (interleaved, so drift hits both alike). ``import_inproc_s`` is the import measured
 inside the child, without interpreter start-up. ``import_facade_s`` is ``from kaizen_lab import Kaizen``
 (configuration validation included). ``kaizen_init_ms`` is the median cost of one ``Kaizen()``.
+``first_answer_cold_s`` is first real use in a fresh interpreter: ``from kaizen_lab import Agent`` and the first
+``execute`` with the keyless test model (signature parse, model resolution, the run), timed inside the child.
 """
 
 from __future__ import annotations
@@ -61,6 +63,17 @@ def _init_figures(runs: int) -> dict[str, float]:
     return {"kaizen_init_ms": round(per_call * 1000, 4)}
 
 
+_FIRST_ANSWER = ("from kaizen_lab import Agent; "
+                 "Agent('qa', 'question -> answer', model='test').execute(question='What is Kaizen?')")
+
+
+def _first_answer_figures(runs: int) -> dict[str, float]:
+    """First real use in a fresh interpreter: the import plus the first answer (keyless test model), measured
+    inside the child (no interpreter start-up), next to the bare import."""
+    first = [_child(_CHILD.format(stmt=_FIRST_ANSWER))[1] for _ in range(runs)]
+    return {"first_answer_cold_s": round(statistics.median(first), 4)}
+
+
 def run() -> dict[str, float]:
     """Import and construction figures (seconds and milliseconds, medians)."""
-    return {**_import_figures(repeats(15)), **_init_figures(repeats(40))}
+    return {**_import_figures(repeats(15)), **_first_answer_figures(repeats(10)), **_init_figures(repeats(40))}

@@ -64,6 +64,8 @@ def _machine() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "quick": quick(),
+        # the machine may be shared: figures taken under load are noisier (ratios less so than times)
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
     }
 
 
