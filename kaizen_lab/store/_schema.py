@@ -56,8 +56,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         # the newest runs of any kind, a page at a time
         "CREATE INDEX runs_start ON runs(start_ts)",
         # all the events of one traced run in one row (spans are built from them when read)
+        # (a rowid table: its rows are kilobytes, too large for a WITHOUT ROWID b-tree to store cheaply)
         """CREATE TABLE run_events (
-            run_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, data TEXT NOT NULL) WITHOUT ROWID""",
+            run_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, data TEXT NOT NULL)""",
     )),
 )
 

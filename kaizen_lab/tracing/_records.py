@@ -7,6 +7,7 @@ Kept apart from ``tracer.py`` so the span-building logic there reads on its own.
 from __future__ import annotations
 
 import json
+import operator
 import time
 import typing
 import uuid
@@ -15,7 +16,7 @@ from typing import Any
 from kaizen_lab import events as ev
 from kaizen_lab.tracing.spans import RunSummary, Span, Trace
 
-__all__ = ["FIELDS", "GraphMeta", "NodeMeta", "decode_events", "encode_all", "encode_json", "event_dict",
+__all__ = ["FIELDS", "GraphMeta", "NodeMeta", "decode_events", "encode_all", "encode_json", "event_dict", "event_rows",
            "expand_event", "legacy_trace_from_store"]
 
 
@@ -108,21 +109,28 @@ class GraphMeta:
 
 
 # ------------------------------------------------------------------------------------- run event rows
-# A traced run is stored as ONE row holding all its events as a JSON array of objects (the events' own field
-# names, so rows written by another version decode: unknown fields and kinds are skipped, missing ones take
-# their defaults). orjson encodes the frozen event dataclasses natively, in one call per run.
+# A traced run is stored as ONE row holding all its events: a JSON array of ``[kind, value, value, ...]`` with
+# each kind's fields in dataclass order (``run_id`` and ``kind`` left out: the row and the kind carry them).
+# Values only, so the row stays small (its size is most of what storing it costs). New event fields must go
+# last: rows written before them decode with the new fields at their defaults.
 _CLASSES: dict[str, Any] = {c.__dataclass_fields__["kind"].default: c  # every kind of ``events.Event``
                             for c in typing.get_args(ev.Event)}
 _CLASSES.update(node_meta=NodeMeta, graph_meta=GraphMeta)
-FIELDS: dict[str, frozenset[str]] = {kind: frozenset(cls.__dataclass_fields__) for kind, cls in _CLASSES.items()
-                                     if hasattr(cls, "__dataclass_fields__")}
-FIELDS["node_meta"] = frozenset(NodeMeta.__slots__)
-FIELDS["graph_meta"] = frozenset(GraphMeta.__slots__)
+FIELDS: dict[str, tuple[str, ...]] = {
+    kind: tuple(f for f in cls.__dataclass_fields__ if f not in ("run_id", "kind"))
+    for kind, cls in _CLASSES.items() if hasattr(cls, "__dataclass_fields__")}
+FIELDS["node_meta"] = tuple(f for f in NodeMeta.__slots__ if f != "run_id")
+FIELDS["graph_meta"] = tuple(f for f in GraphMeta.__slots__ if f != "run_id")
+_ROW = {kind: operator.attrgetter("kind", *names) for kind, names in FIELDS.items()}
+
+
+def event_rows(events: list[Any]) -> list[tuple[Any, ...]]:
+    """Each event as ``(kind, values...)`` (C-speed attribute reads), ready to encode in one call."""
+    rows = _ROW
+    return [rows[e.kind](e) for e in events]
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, NodeMeta | GraphMeta):
-        return {"kind": value.kind, **{name: getattr(value, name) for name in value.__slots__}}
     if isinstance(value, set | frozenset):
         return list(value)
     if hasattr(value, "model_dump"):
@@ -131,7 +139,7 @@ def _default(value: Any) -> Any:
 
 
 def encode_json(values: Any) -> str:
-    """JSON text of ``values`` in one fast call (events as objects, unknown types as text)."""
+    """JSON text of ``values`` in one fast call (unknown types as text)."""
     import orjson
 
     try:
@@ -146,12 +154,11 @@ def decode_events(run_id: str, data: str) -> list[Any]:
 
     out = []
     for item in orjson.loads(data):
-        kind = item.get("kind")
+        kind = item[0]
         cls = _CLASSES.get(kind)
         if cls is None:  # written by a newer kaizen-lab: skip what this one does not know
             continue
-        fields = FIELDS[kind]
-        values = {k: v for k, v in item.items() if k in fields and k != "kind"}
+        values = dict(zip(FIELDS[kind], item[1:], strict=False))
         values["run_id"] = run_id
         if kind == "model_called" and isinstance(values.get("tool_calls"), list):
             values["tool_calls"] = tuple(values["tool_calls"])

@@ -30,6 +30,7 @@ from kaizen_lab.tracing._records import (
     decode_events,
     encode_json,
     event_dict,
+    event_rows,
     legacy_trace_from_store,
 )
 from kaizen_lab.tracing.spans import RunSummary, Span, Trace
@@ -303,12 +304,12 @@ class Tracer:
         """Count the run's summary, encode and check its payloads, queue its two rows, export a root."""
         summary = _summarize(rec, self._runs)
         # the run's inputs and outputs are in its events: scanning the events' text covers them
-        data = encode_json(rec.events)
+        data = encode_json(event_rows(rec.events))
         redact = self._redact
         if redact.needed(data):
             rec.events = [_redacted_event(e, redact) for e in rec.events]
             summary = _summarize(rec, self._runs)
-            data = encode_json(rec.events)
+            data = encode_json(event_rows(rec.events))
             summary.attributes = redact(summary.attributes)
         texts = [None if v is None else encode_json(v)
                  for v in (summary.inputs, summary.outputs, summary.attributes)] + [data]
