@@ -326,13 +326,15 @@ class RunStore:
             doomed += aged
             if self._roots is not None:
                 self._roots = None  # recounted on the next commit
-        if doomed:
-            conn.executemany("DELETE FROM events WHERE run_id IN (SELECT run_id FROM runs WHERE trace_id = ?)",
-                             doomed)
-            conn.executemany("DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE trace_id = ?)",
-                             doomed)
+        ids = [d[0] for d in doomed]
+        for i in range(0, len(ids), 500):  # a few statements per commit, not four per doomed trace
+            chunk = ids[i:i + 500]
+            marks = ", ".join("?" * len(chunk))
+            runs_of = f"SELECT run_id FROM runs WHERE trace_id IN ({marks})"
+            conn.execute(f"DELETE FROM events WHERE run_id IN ({runs_of})", chunk)
+            conn.execute(f"DELETE FROM run_events WHERE run_id IN ({runs_of})", chunk)
             for table in ("spans", "runs"):
-                conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", doomed)
+                conn.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", chunk)
 
     def close(self) -> None:
         """Commit what is queued and close the database."""
