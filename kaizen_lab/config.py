@@ -139,6 +139,8 @@ class TracingConfig(_Section):
 
     _path: ClassVar[str] = "tracing"
 
+    #: notebooks (``%load_ext``) record every run when true; scripts record once a Tracer is started
+    #: (docs/tracing.md)
     enabled: bool = True
     #: relative paths are resolved against the working directory
     store_path: str = ".kaizen/traces.db"
