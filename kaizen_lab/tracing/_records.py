@@ -138,13 +138,19 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+_orjson: Any = None
+
+
 def encode_json(values: Any) -> str:
     """JSON text of ``values`` in one fast call (unknown types as text)."""
-    import orjson
+    global _orjson
+    if _orjson is None:
+        import orjson
 
+        _orjson = orjson
     try:
-        return orjson.dumps(values, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
-    except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits: the standard encoder
+        return _orjson.dumps(values, default=_default, option=_orjson.OPT_NON_STR_KEYS).decode()  # type: ignore[no-any-return]
+    except (TypeError, _orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits: the standard encoder
         return json.dumps(values, ensure_ascii=False, default=_default, separators=(",", ":"))
 
 

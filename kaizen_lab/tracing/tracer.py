@@ -533,48 +533,51 @@ def _summarize(rec: _Rec, runs: dict[str, _Rec]) -> RunSummary:
     retries: list[dict[str, Any]] = []
     graph = None
     failed = False
-    first = last = None
-    for e in rec.events:
+    for e in rec.events:  # the common kinds first
         k = e.kind
-        ts = e.ts
-        if first is None or ts < first:
-            first = ts
-        if last is None or ts > last:
-            last = ts
-        if k == "model_called":
+        if k == "step_started":
+            continue
+        if k == "step_finished":
+            if e.status == "error":
+                failed = True
+        elif k == "model_called":
             calls += 1
             tin += e.input_tokens
             tout += e.output_tokens
-            hits += 1 if e.cache_hit else 0
+            if e.cache_hit:
+                hits += 1
             if e.cost is not None:
                 cost = (cost or 0.0) + e.cost
-            failed = failed or e.error is not None
+            if e.error is not None:
+                failed = True
         elif k == "tool_called":
             tools += 1
-            failed = failed or e.error is not None
-        elif k == "step_finished":
-            failed = failed or e.status == "error"
+            if e.error is not None:
+                failed = True
         elif k == "retried":
-            retries.append({"attempt": e.attempt, "reason": e.reason, "ts": ts})
+            retries.append({"attempt": e.attempt, "reason": e.reason, "ts": e.ts})
         elif k == "run_started":
-            start = ts
+            start = e.ts
             inputs = e.inputs
             if e.model:
                 model = e.model
                 attributes["model"] = e.model
         elif k == "run_finished":
-            end, duration, status = ts, e.duration_ms, e.status
+            end, duration, status = e.ts, e.duration_ms, e.status
             outputs, error, error_type = e.outputs, e.error, e.error_type
             if e.error_type:
                 attributes["error_type"] = e.error_type
         elif k == "graph_meta":
             graph = e
             attributes["workflow"] = e.name
-    if start is None:
-        start = first if first is not None else time.time()
-    if duration is None:  # an implicit (or unfinished) run: it lasted until its last event or sub-run
-        ends = [last or start] + [c.summary.end for c in map(runs.get, rec.children)
-                                  if c is not None and c.summary is not None and c.summary.end]
+    if start is None or duration is None:  # an implicit (or unfinished) run: from its first to its last event
+        stamps = [e.ts for e in rec.events]
+        if start is None:
+            start = min(stamps) if stamps else time.time()
+    if duration is None:  # it lasted until its last event or sub-run
+        ends = [max(stamps) if stamps else start] + [
+            c.summary.end for c in map(runs.get, rec.children)
+            if c is not None and c.summary is not None and c.summary.end]
         end = max(ends)
         duration = (end - start) * 1000
         status = "error" if failed else "ok"
