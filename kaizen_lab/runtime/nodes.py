@@ -131,16 +131,36 @@ class _AwaitedNode(_KaizenNode):
         return self.run(**kwargs)
 
     async def execute_async(self, **runtime_inputs: Any) -> dict[str, Any]:
-        """``Node.execute`` (config merged, inputs validated, errors wrapped alike) with the run awaited."""
+        """``Node.execute`` (config merged, inputs checked, errors wrapped alike) with the run awaited."""
         from kailash.sdk_exceptions import NodeExecutionError, NodeValidationError
 
         try:
-            validated = self.validate_inputs(**{**self.config, **runtime_inputs})
+            validated = self._inputs({**self.config, **runtime_inputs})
             return self.validate_outputs(await self._arun(**validated))
         except (NodeValidationError, NodeExecutionError):
             raise
         except Exception as exc:
             raise NodeExecutionError(f"Node '{self.id}' execution failed: {type(exc).__name__}: {exc}") from exc
+
+    def _inputs(self, merged: Mapping[str, Any]) -> dict[str, Any]:
+        """The declared parameters from ``merged``, defaults filled in, required ones checked.
+
+        What Kailash's generic ``validate_inputs`` does for these nodes, without its per-run schema walk (the
+        values themselves are validated against the signature by the step functions). Kailash has already
+        checked the workflow's required inputs before any node runs.
+        """
+        from kailash.sdk_exceptions import NodeValidationError
+
+        out: dict[str, Any] = {}
+        for name, param in self.get_parameters().items():
+            if name in merged:
+                out[name] = merged[name]
+            elif param.required:
+                raise NodeValidationError(f"Node '{self.id}' is missing the required input {name!r}")
+            elif param.default is not None:
+                default = param.default
+                out[name] = type(default)(default) if isinstance(default, dict | list) else default
+        return out
 
 
 _FROM_CONFIG: OrderedDict[str, Agent] = OrderedDict()
