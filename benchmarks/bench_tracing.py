@@ -10,8 +10,9 @@
   nothing recording (the test model is the floor: with a real model the same work is a rounding error).
 - ``tracing_caller_thread_ratio``: the calling thread alone (a best case: the tracer's work is off that path).
 
-Samples interleave the settings (off, memory, store, off, ...) in one process so that load on a shared machine
-hits all alike; ``tracing_loadavg`` is the 1-minute load average when the module started.
+Samples interleave the settings (off, memory, store, off, ...) in one process; each ratio is the median of the
+ratios of adjacent samples, so that load on a shared machine hits both sides alike. ``tracing_loadavg`` is the
+1-minute load average when the module started (on a busy machine even CPU times wobble: read the ratios).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def run(quick: bool = False) -> dict[str, float]:
 
     load = os.getloadavg()[0]
     agent = Agent("bench", "question: str -> answer: str, confidence: float", model=TestModel())
-    n, repeats = (200, 5) if quick else (500, 15)
+    n, repeats = (200, 5) if quick else (250, 31)
 
     def batch() -> None:
         for _ in range(n):
@@ -68,9 +69,12 @@ def run(quick: bool = False) -> dict[str, float]:
         retained = store.count_runs(roots_only=True)
         store.close()
     off, mem, stored = (statistics.median(cpu[k]) for k in ("off", "memory", "store"))
+    # ratios of adjacent samples (paired), then their median: drift in the machine's load cancels out
     figures: dict[str, Any] = {
-        "tracing_total_cpu_ratio": round(stored / off, 3),
-        "tracing_memory_cpu_ratio": round(mem / off, 3),
+        "tracing_total_cpu_ratio": round(statistics.median(s / o for s, o in zip(cpu["store"], cpu["off"],
+                                                                                  strict=True)), 3),
+        "tracing_memory_cpu_ratio": round(statistics.median(m / o for m, o in zip(cpu["memory"], cpu["off"],
+                                                                                   strict=True)), 3),
         "tracing_cpu_us_per_run": round((stored - off) * 1e6, 1),
         "tracing_execute_cpu_us": round(off * 1e6, 1),
         "tracing_caller_thread_ratio": round(statistics.median(caller["store"]) / statistics.median(caller["off"]), 3),
