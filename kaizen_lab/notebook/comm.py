@@ -102,7 +102,12 @@ def _state(namespace: Mapping[str, Any], runs: Any = None) -> dict[str, Any]:
 def _trace(run_id: str, runs: Any) -> dict[str, Any]:
     from kaizen_lab.notebook.trace_view import trace_tree_html
 
-    events = list((getattr(runs, "runs", None) or {}).get(run_id, []))
+    events: list[Any] = []
+    if runs is not None and run_id:  # the notebook's tracer (the run's recorded, redacted events)
+        try:
+            events = list(runs.events(run_id))
+        except KeyError:
+            events = []
     return {"run_id": run_id, "html": trace_tree_html(run_id, events)}
 
 

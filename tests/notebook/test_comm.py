@@ -56,10 +56,10 @@ def test_state_lists_signatures_agents_and_runs() -> None:
     assert [(a["name"], a["model"]) for a in state["agents"]] == [("qa", "test:test")]
     assert state["runs"][0]["run_id"] == result.run_id and state["runs"][0]["status"] == "ok"
     assert state["runs"][0]["input"] == "hi" and abs(state["runs"][0]["started"] - time.time()) < 120
-    trace = handle_request({"type": "trace", "run_id": result.run_id}, ns, log)
+    trace = handle_request({"type": "trace", "run_id": result.run_id}, ns, tracer)
     assert trace["run_id"] == result.run_id and "class='kaizen-trace'" in trace["html"]
     assert "data-kind='model'" in trace["html"]
-    assert "no events recorded" in handle_request({"type": "trace", "run_id": "nope"}, ns, log)["html"]
+    assert "no events recorded" in handle_request({"type": "trace", "run_id": "nope"}, ns, tracer)["html"]
 
 
 def test_state_request_reports_the_theme_figures_use() -> None:
