@@ -56,9 +56,8 @@ $(STAMP): pyproject.toml | $(PY)
 venv install: $(STAMP)
 
 # The core package metadata of the installed JupyterLab, so the extension build needs no download.
-$(EXT)/core-meta/core.package.json: $(STAMP)
-	$(PY) -c "import jupyterlab, pathlib, shutil; \
-		shutil.copy(pathlib.Path(jupyterlab.__file__).parent / 'staging' / 'package.json', '$@')"
+$(EXT)/core-meta/core.package.json: $(STAMP) extensions/build_labextension.py
+	$(PY) extensions/build_labextension.py core-meta >/dev/null
 
 $(EXT)/node_modules/.package-lock.json: $(EXT)/package-lock.json $(EXT)/package.json
 	cd $(EXT) && npm ci --no-audit --no-fund --loglevel=error
