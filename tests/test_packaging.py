@@ -101,7 +101,7 @@ def test_clean_copy_builds_a_wheel_that_pip_alone_installs(tmp_path: Path) -> No
     assert "ANSWER str float" in out, out
 
     doctor = _run([str(bin_dir / "kaizen-lab"), "doctor"], run_env, work)
-    assert "version" in doctor and "0.1.0" in doctor, doctor
+    assert doctor.startswith("kaizen-lab 0.1.0") and "ok notebook" in doctor, doctor
 
     listed = _run([str(bin_dir / "jupyter"), "labextension", "list"], run_env, work)
     line = next((ln for ln in listed.splitlines() if "jupyterlab-kaizen" in ln), "")

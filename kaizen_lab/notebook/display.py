@@ -243,9 +243,15 @@ def register_formatters(ip: Any) -> None:
         fmt = ip.display_formatter.formatters[mime]
         for module, name, fn in entries:
             fmt.for_type_by_name(module, name, fn)
+    from kaizen_lab.notebook.static import register
+
+    register(ip)  # Plotly figures and widgets: static image, offline HTML and text beside the live view
 
 
 def unregister_formatters(ip: Any) -> None:
+    from kaizen_lab.notebook.static import unregister
+
+    unregister(ip)
     for mime, entries in (("text/html", _formatters()), ("text/plain", _text_formatters())):
         fmt = ip.display_formatter.formatters[mime]
         for module, name, _ in entries:
