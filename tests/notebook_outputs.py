@@ -87,6 +87,19 @@ def execute(path: Path, env: dict[str, str] | None = None) -> nbformat.NotebookN
     return nb
 
 
+def merged_streams(outputs: list[Any]) -> list[Any]:
+    """Consecutive ``stream`` outputs of one name as one (how they arrive in chunks depends on timing)."""
+    merged: list[Any] = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and last is not None and last.get("output_type") == "stream"
+                and last.get("name") == out.get("name")):
+            last = merged[-1] = nbformat.from_dict({**last, "text": str(last["text"]) + str(out["text"])})
+            continue
+        merged.append(out)
+    return merged
+
+
 def _output_view(out: dict[str, Any], ignore_text: bool, rules: list[tuple[re.Pattern[str], str]]) -> Any:
     kind = out.get("output_type")
     if kind == "stream":
@@ -115,7 +128,7 @@ def comparable(nb: nbformat.NotebookNode) -> list[tuple[int, str, list[Any]]]:
             continue
         ignore = "NBVAL_IGNORE_OUTPUT" in cell.source
         cells.append((i, cell.source.splitlines()[0] if cell.source else "",
-                      [_output_view(o, ignore, rules) for o in cell.get("outputs", [])]))
+                      [_output_view(o, ignore, rules) for o in merged_streams(cell.get("outputs", []))]))
     return cells
 
 
@@ -124,6 +137,7 @@ def write(path: Path) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.metadata.pop("execution", None)
+            cell.outputs = merged_streams(cell.outputs)
     nbformat.validate(nb)
     nbformat.write(nb, str(path))
     return nb
