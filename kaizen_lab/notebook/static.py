@@ -202,6 +202,14 @@ def _widget_parts(widget: Any, depth: int = 0) -> tuple[list[str], str]:
     if isinstance(widget, plotly.basedatatypes.BaseFigure):
         summary = figure_summary(json.loads(widget.to_json()))
         return [summary], _static(widget, summary)[1]
+    stepper = getattr(widget, "stepper", None)
+    if stepper is not None and hasattr(stepper, "status"):  # the debugger: its status line and its graph
+        from kaizen_lab.notebook.panels.graph import graph_figure
+
+        line = widget.status_line() if hasattr(widget, "status_line") else repr(stepper)
+        figure = graph_figure(stepper, stepper.status())
+        summary = figure_summary(json.loads(figure.to_json()))
+        return [line, summary], f"<div>{html.escape(line)}</div>{_static(figure, summary)[1]}"
     children = getattr(widget, "children", None)
     if isinstance(children, tuple | list):
         lines: list[str] = []
@@ -246,7 +254,8 @@ def _strip_tags(text: str) -> str:
 
 def widget_bundle(widget: Any, include: Any = None, exclude: Any = None) -> dict[str, Any]:
     """The widget's live view plus a ``text/plain`` and HTML summary for renderers without widget JavaScript."""
-    bundle = dict(widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+    own = widget._repr_mimebundle_(include=include, exclude=exclude) or {}
+    bundle = dict(own[0] if isinstance(own, tuple) else own)  # anywidget answers (data, metadata)
     lines, body = _widget_parts(widget)
     lines = [ln for ln in lines if ln]
     head = type(widget).__name__
