@@ -31,6 +31,8 @@ TIMEOUT = 600
 # Plotly's random per-figure ids inside SVG and widget model ids: not part of what a reader sees.
 _SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 _IMG = re.compile(r"<img\b[^>]*src='data:image/[^']*'[^>]*/?>", re.S)
+# Bars drawn in HTML at positions proportional to measured durations (timeline cards).
+_PERCENT = re.compile(r"\b(left|width|right|height|top|bottom):\s*-?\d+(\.\d+)?%")
 _VOLATILE_MIME = ("image/svg+xml", "image/png", "image/jpeg", "application/vnd.jupyter.widget-view+json")
 
 
@@ -45,7 +47,7 @@ def _rules() -> list[tuple[re.Pattern[str], str]]:
 
 
 def sanitize(text: str, rules: list[tuple[re.Pattern[str], str]] | None = None) -> str:
-    text = _IMG.sub("<img/>", _SVG.sub("<svg/>", text))
+    text = _PERCENT.sub(r"\1:PCT", _IMG.sub("<img/>", _SVG.sub("<svg/>", text)))
     for regex, replace in rules if rules is not None else _rules():
         text = regex.sub(replace, text)
     return text

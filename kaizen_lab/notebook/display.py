@@ -158,11 +158,13 @@ class GraphView:
         return "\n".join(lines + [f"  {e}" for e in self._edge_text()])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle = dict(self.figure._repr_mimebundle_(include, exclude) or {})
+        from kaizen_lab.notebook.static import figure_bundle
+
+        bundle = figure_bundle(self.figure)  # Plotly JSON, static image, offline HTML
         items = "".join(f"<li>{_e(e)}</li>" for e in self._edge_text())
         bundle["text/plain"] = repr(self)
-        bundle.setdefault("text/html", f"<div class='kaizen-workflow' style='{_BOX}'><b>{_e(self.title)}</b> · "
-                                       f"{len(self.nodes)} nodes<ul>{items}</ul></div>")
+        bundle["text/html"] += (f"<div class='kaizen-workflow' style='{_BOX}'><b>{_e(self.title)}</b> · "
+                                f"{len(self.nodes)} nodes<ul>{items}</ul></div>")
         return bundle
 
 
