@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from kaizen_lab.errors import UserError, did_you_mean
-from kaizen_lab.security.limits import MAX_BODY, BodyError, parse_json, read_body
+from kaizen_lab.security.limits import MAX_BODY, BodyError, parse_json, read_body, replay
 
 __all__ = ["ApiGate", "DeploymentMetrics", "MCPGate", "validate_body"]
 
@@ -104,19 +104,6 @@ async def _read_body(receive: Receive) -> bytes | None:
         return await read_body(receive)
     except BodyError:  # LimitsMiddleware in front answers these; a gate used without it still refuses
         return b"\x00too-large"
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def again() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return again
 
 
 def _with_length(scope: Scope, body: bytes) -> Scope:
@@ -321,7 +308,7 @@ class ApiGate(_Gate):
             if not message.get("more_body"):
                 await self._finish(agent_id, user, captured, time.perf_counter() - started, send)
 
-        await self.app(_with_length(scope, body), _replay(body, receive), capture)
+        await self.app(_with_length(scope, body), replay(body, receive), capture)
 
     async def _finish(self, agent_id: str, user: Any, captured: dict[str, Any], seconds: float, send: Send) -> None:
         status = int(captured["status"])
@@ -375,4 +362,4 @@ class MCPGate(_Gate):
                     self.metrics.errors.labels(agent_id, "403").inc()
                     return
                 self.metrics.runs.labels(agent_id, "mcp", "called").inc()
-        await self.app(_with_length(scope, raw), _replay(raw, receive), send)
+        await self.app(_with_length(scope, raw), replay(raw, receive), send)
