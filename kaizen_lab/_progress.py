@@ -16,6 +16,8 @@ __all__ = ["DELAY", "Bar", "progress_bar", "progress_enabled"]
 
 #: seconds of work before a bar shows
 DELAY = 2.0
+#: at most one redraw per this many seconds (tqdm's own default)
+MININTERVAL = 0.1
 
 
 def _configured() -> bool | None:
@@ -58,7 +60,7 @@ class Bar:
         if progress_enabled(enabled):
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit=unit, leave=leave, delay=DELAY)
+            self._bar = tqdm(total=total, desc=desc, unit=unit, leave=leave, delay=DELAY, mininterval=MININTERVAL)
 
     @property
     def active(self) -> bool:

@@ -22,7 +22,7 @@ DATA = [{"word": w, "answer": w.upper()} for w in ["apple", "pear", "plum", "fig
 def watched(monkeypatch: pytest.MonkeyPatch) -> None:
     """As on a terminal: stderr counts as watched."""
     monkeypatch.delenv("KAIZEN_PROGRESS", raising=False)
-    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # draw every step, however fast
+    monkeypatch.setattr("kaizen_lab._progress.MININTERVAL", 0)  # draw every step, however fast
     monkeypatch.setattr("kaizen_lab._progress.DELAY", 0)
     monkeypatch.setattr("kaizen_lab._progress._interactive", lambda: True)
 
