@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: F401 - expect re-exported
@@ -144,23 +145,29 @@ def jupyter_lab(tmp_path_factory):
         TIMINGS["lab_start_s"] = time.monotonic() - t0
         yield lab
     finally:
-        # Clean stop: /api/shutdown also shuts down kernels; then make sure.
-        try:
-            lab.api("/api/shutdown", method="POST")
-            proc.wait(timeout=15)
-        except Exception:
-            pass
-        if proc.poll() is None:
-            # NB kernels run in their own sessions (jupyter_client starts them
-            # with start_new_session), so killpg() here does not reach them;
-            # a plain SIGTERM to the server lets it shut them down.
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_server(lab, proc)
         log.close()
+
+
+def stop_server(server: Any, proc: subprocess.Popen[bytes]) -> None:
+    """Stop a Jupyter server (JupyterLab or Notebook 7) and its kernels.
+
+    Clean stop first: ``/api/shutdown`` also shuts the kernels down. Kernels run in their own sessions
+    (jupyter_client starts them with start_new_session), so killpg() does not reach them; a plain SIGTERM to
+    the server lets it shut them down, and SIGKILL follows only if it does not exit.
+    """
+    try:
+        server.api("/api/shutdown", method="POST")
+        proc.wait(timeout=15)
+    except Exception:  # noqa: BLE001 - then the signals below
+        pass
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PROMPTS_DONE_JS, JupyterLab, _die_with_parent, _free_port
+from tests.e2e.conftest import PROMPTS_DONE_JS, JupyterLab, _die_with_parent, _free_port, stop_server
 
 pytestmark = pytest.mark.e2e
 
@@ -62,18 +61,7 @@ def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
                     time.sleep(0.1)
             yield server
         finally:
-            try:
-                server.api("/api/shutdown", method="POST")  # also shuts the kernels down
-                proc.wait(timeout=15)
-            except Exception:  # noqa: BLE001 - then the signals below
-                pass
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_server(server, proc)
 
 
 def _sessions(lab: Any) -> list[dict[str, Any]]:
