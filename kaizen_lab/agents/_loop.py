@@ -23,8 +23,9 @@ from kaizen_lab.errors import (
     UserError,
     redacted_cause,
 )
+from kaizen_lab.messages import Message, ToolCall
 from kaizen_lab.models._retry import observe_retries
-from kaizen_lab.models.base import Message, ModelResponse, ToolCall
+from kaizen_lab.models.base import ModelResponse
 
 if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent

@@ -21,7 +21,7 @@ from kaizen_lab.agents.memory import StateManager
 from kaizen_lab.agents.result import ExecutionResult
 from kaizen_lab.agents.tools import ToolSet
 from kaizen_lab.errors import UserError, did_you_mean
-from kaizen_lab.models.base import BaseModel, ModelSettings
+from kaizen_lab.models.base import ModelBase, ModelSettings
 from kaizen_lab.signatures.adapters import get_adapter
 from kaizen_lab.signatures.signature import Signature
 
@@ -77,7 +77,7 @@ class Agent:
         self.default_session: str | None = None
         self.signature = sig.with_instructions(instructions) if instructions is not None else sig
         self._model_spec = model
-        self._model: BaseModel | None = None
+        self._model: ModelBase | None = None
         self._cache_spec = cache
         self.tools = ToolSet(tools or ())
         self.memory: StateManager | None = (StateManager() if memory is True else memory or None)
@@ -98,7 +98,7 @@ class Agent:
 
     # -- model --------------------------------------------------------------------------------------------
     @property
-    def model(self) -> BaseModel:
+    def model(self) -> ModelBase:
         """The resolved model (resolved on first use, so creating an agent stays cheap)."""
         if self._model is None:
             from kaizen_lab.models.registry import resolve_model

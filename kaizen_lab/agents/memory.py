@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from kaizen_lab.models.base import Message
+from kaizen_lab.messages import Message
 
 __all__ = ["InMemoryStore", "MemoryStore", "StateManager"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaizen_lab.errors import UserError, did_you_mean
-from kaizen_lab.models.base import ToolSpec
+from kaizen_lab.messages import ToolSpec
 
 __all__ = ["Tool", "ToolSet", "tool", "tool_from_function"]
 

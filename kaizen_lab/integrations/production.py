@@ -293,7 +293,8 @@ class ProductionDeploymentManager:
         if not self.agents:
             return False, "no agents given: pass agents=[...] so their models can be checked"
         from kaizen_lab._aio import run_sync
-        from kaizen_lab.models.base import Message, ModelSettings
+        from kaizen_lab.messages import Message
+        from kaizen_lab.models.base import ModelSettings
 
         problems, fine = [], []
         for agent in self.agents:

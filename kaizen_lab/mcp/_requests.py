@@ -119,7 +119,8 @@ class RequestHandlers:
         from mcp import types
 
         from kaizen_lab.mcp.content import content_from_sdk
-        from kaizen_lab.models.base import Message, ModelSettings
+        from kaizen_lab.messages import Message
+        from kaizen_lab.models.base import ModelSettings
 
         scope = self.conn.current_scope()
         policy = self.policy.sampling

@@ -1,9 +1,9 @@
 """Models behind one small async protocol: test models, OpenAI-compatible, Anthropic, the embedded local model."""
 
 from kaizen_lab.models.base import (
-    BaseModel,
     Message,
     Model,
+    ModelBase,
     ModelResponse,
     ModelSettings,
     RequestInfo,
@@ -17,7 +17,7 @@ from kaizen_lab.models.testing import FunctionModel, ScriptedModel, TestModel
 
 __all__ = [
     # protocol and records
-    "BaseModel", "Message", "Model", "ModelResponse", "ModelSettings", "RequestInfo", "ToolCall", "ToolSpec",
+    "Message", "Model", "ModelBase", "ModelResponse", "ModelSettings", "RequestInfo", "ToolCall", "ToolSpec",
     "Usage",
     # resolution and the guard
     "override_allow_real_requests", "resolve_model",
@@ -41,6 +41,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> object:
+    if name == "BaseModel":  # the old name of ModelBase (it shadowed pydantic's BaseModel)
+        return ModelBase
     # provider modules pull in sqlite3 and the retry machinery; most programs only need the test models
     if name in _LAZY:
         import importlib

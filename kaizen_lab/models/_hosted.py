@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from kaizen_lab.errors import ModelError, UserError
 from kaizen_lab.models._retry import RetryPolicy, map_sdk_error, with_retries
-from kaizen_lab.models.base import BaseModel, ModelSettings, check_allow_real_requests
+from kaizen_lab.models.base import ModelBase, ModelSettings, check_allow_real_requests
 from kaizen_lab.models.pricing import cost_for, normalize_prices
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ def is_loopback(url: str | None) -> bool:
         return False
 
 
-class HostedModel(BaseModel):
+class HostedModel(ModelBase):
     """Base of the SDK-backed providers. Subclasses set the class attributes and implement ``_make_client``."""
 
     hosted = True

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 from kaizen_lab.errors import ModelError, UserError
+from kaizen_lab.messages import Message, ToolCall, ToolSpec
 from kaizen_lab.models._hosted import HostedModel, response_body
 from kaizen_lab.models._retry import RetryPolicy
-from kaizen_lab.models.base import Message, ModelResponse, ModelSettings, ToolCall, ToolSpec, Usage
+from kaizen_lab.models.base import ModelResponse, ModelSettings, Usage
 
 __all__ = ["OUTPUT_TOOL", "AnthropicModel", "to_anthropic_messages"]
 

@@ -1,7 +1,10 @@
 """The model protocol every provider implements.
 
+Messages, tool calls and tool specs live on the ground floor (``kaizen_lab.messages``); they are re-exported
+here for existing imports.
+
 A model is one small async method, ``request(messages, *, settings, tools, output_schema) -> ModelResponse``,
-plus ``stream(...)`` yielding text deltas. ``BaseModel`` adds the sync facade (``request_sync``) that works
+plus ``stream(...)`` yielding text deltas. ``ModelBase`` adds the sync facade (``request_sync``) that works
 inside a running event loop, and a default ``stream`` built on ``request``.
 
 ``ALLOW_REAL_REQUESTS`` is the global guard that tests switch off: a hosted model asked to make a request
@@ -13,16 +16,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from kaizen_lab._aio import run_sync
 from kaizen_lab.errors import RealRequestsForbiddenError
+from kaizen_lab.messages import Message, ToolCall, ToolSpec
 
 __all__ = [
     "ALLOW_REAL_REQUESTS",
-    "BaseModel",
     "Message",
     "Model",
+    "ModelBase",
     "ModelResponse",
     "ModelSettings",
     "RequestInfo",
@@ -32,38 +36,6 @@ __all__ = [
     "check_allow_real_requests",
     "override_allow_real_requests",
 ]
-
-Role = Literal["system", "user", "assistant", "tool"]
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A model's request to call a tool."""
-
-    id: str
-    name: str
-    arguments: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One chat message. ``tool`` messages carry ``tool_call_id``; assistant messages may carry ``tool_calls``."""
-
-    role: Role
-    content: str
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ToolSpec:
-    """A tool offered to the model: name, description and JSON Schema of its arguments."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -139,8 +111,11 @@ class Model(Protocol):
                output_schema: dict[str, Any] | None = None) -> AsyncIterator[str]: ...
 
 
-class BaseModel:
-    """Shared behaviour: a sync facade and a default (non-incremental) stream."""
+class ModelBase:
+    """Shared behaviour of every model: a sync facade and a default (non-incremental) stream.
+
+    (Named ``ModelBase`` so it never shadows pydantic's ``BaseModel``; the old name still resolves.)
+    """
 
     name: str = "model"
     provider: str = "custom"
@@ -195,3 +170,10 @@ def override_allow_real_requests(allow: bool) -> Iterator[None]:
         yield
     finally:
         ALLOW_REAL_REQUESTS = before
+
+
+def __getattr__(name: str) -> object:
+    # The old name of ``ModelBase`` (it shadowed pydantic's BaseModel); kept so existing code keeps working.
+    if name == "BaseModel":
+        return ModelBase
+    raise AttributeError(f"module 'kaizen_lab.models.base' has no attribute {name!r}")

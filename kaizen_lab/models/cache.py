@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from kaizen_lab.errors import UserError
-from kaizen_lab.models.base import BaseModel, Message, ModelResponse, ModelSettings, ToolCall, ToolSpec, Usage
+from kaizen_lab.messages import Message, ToolCall, ToolSpec
+from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, Usage
 
 __all__ = [
     "CachedModel",
@@ -175,7 +176,7 @@ class SQLiteCache:
         return f"SQLiteCache({self.path!r})"
 
 
-class CachedModel(BaseModel):
+class CachedModel(ModelBase):
     """Wraps ``model`` so identical requests are answered from ``cache``; counts ``hits`` and ``misses``."""
 
     def __init__(self, model: Any, cache: ResponseCache | None = None) -> None:

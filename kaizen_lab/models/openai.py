@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from kaizen_lab.errors import ModelError
+from kaizen_lab.messages import Message, ToolCall, ToolSpec
 from kaizen_lab.models._hosted import HostedModel, response_body
 from kaizen_lab.models._retry import RetryPolicy
-from kaizen_lab.models.base import Message, ModelResponse, ModelSettings, ToolCall, ToolSpec, Usage
+from kaizen_lab.models.base import ModelResponse, ModelSettings, Usage
 
 __all__ = ["OpenAIModel", "to_openai_messages", "to_openai_tools"]
 

@@ -12,23 +12,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kaizen_lab.errors import ConfigError, UserError, did_you_mean
-from kaizen_lab.models.base import BaseModel
+from kaizen_lab.models.base import ModelBase
 
 __all__ = ["PROVIDERS", "default_model_spec", "register_provider", "resolve_model"]
 
 OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
 
 
-def _test(name: str, options: Mapping[str, Any]) -> BaseModel:
+def _test(name: str, options: Mapping[str, Any]) -> ModelBase:
     from kaizen_lab.models.testing import TestModel
 
     return TestModel(**dict(options))
 
 
-def _lazy(path: str, **fixed: Any) -> Callable[[str, Mapping[str, Any]], BaseModel]:
+def _lazy(path: str, **fixed: Any) -> Callable[[str, Mapping[str, Any]], ModelBase]:
     module_name, _, attr = path.partition(":")
 
-    def factory(name: str, options: Mapping[str, Any]) -> BaseModel:
+    def factory(name: str, options: Mapping[str, Any]) -> ModelBase:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:  # the provider module exists; its SDK may not
@@ -72,12 +72,12 @@ def ollama_base_url() -> str:
     return host if host.endswith("/v1") else f"{host}/v1"
 
 
-def _ollama(name: str, options: Mapping[str, Any]) -> BaseModel:
+def _ollama(name: str, options: Mapping[str, Any]) -> ModelBase:
     opts = {"base_url": ollama_base_url(), "api_key": "ollama", "provider_name": "ollama", **dict(options)}
     return _lazy("kaizen_lab.models.openai:OpenAIModel")(name or "llama3.2", opts)
 
 
-def _apply_prices(model: BaseModel, config: Any) -> BaseModel:
+def _apply_prices(model: ModelBase, config: Any) -> ModelBase:
     """Configured ``prices`` reach hosted models (a model's own ``prices=`` wins)."""
     prices = getattr(config, "prices", None) if config is not None else None
     if prices and hasattr(model, "prices"):
@@ -88,7 +88,7 @@ def _apply_prices(model: BaseModel, config: Any) -> BaseModel:
 
 
 #: provider name -> factory(model_name, options) -> model
-PROVIDERS: dict[str, Callable[[str, Mapping[str, Any]], BaseModel]] = {
+PROVIDERS: dict[str, Callable[[str, Mapping[str, Any]], ModelBase]] = {
     "test": _test,
     "local": _lazy("kaizen_lab.models.local:LocalModel"),
     "openai": _lazy("kaizen_lab.models.openai:OpenAIModel"),
@@ -97,7 +97,7 @@ PROVIDERS: dict[str, Callable[[str, Mapping[str, Any]], BaseModel]] = {
 }
 
 
-def register_provider(name: str, factory: Callable[[str, Mapping[str, Any]], BaseModel]) -> None:
+def register_provider(name: str, factory: Callable[[str, Mapping[str, Any]], ModelBase]) -> None:
     """Add a provider prefix usable in model strings (``"name:model"``)."""
     PROVIDERS[name] = factory
 
@@ -114,8 +114,8 @@ def default_model_spec(config: Any = None) -> tuple[str, str]:
     return "local", "no model configured: the embedded local model answers offline with no key"
 
 
-def resolve_model(spec: str | BaseModel | None = None, *, config: Any = None,
-                  models: Mapping[str, Mapping[str, Any]] | None = None) -> BaseModel:
+def resolve_model(spec: str | ModelBase | None = None, *, config: Any = None,
+                  models: Mapping[str, Mapping[str, Any]] | None = None) -> ModelBase:
     """Turn ``spec`` into a model instance.
 
     Args:

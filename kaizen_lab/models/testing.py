@@ -16,16 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kaizen_lab.errors import UserError
-from kaizen_lab.models.base import (
-    BaseModel,
-    Message,
-    ModelResponse,
-    ModelSettings,
-    RequestInfo,
-    ToolCall,
-    ToolSpec,
-    Usage,
-)
+from kaizen_lab.messages import Message, ToolCall, ToolSpec
+from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, RequestInfo, Usage
 
 __all__ = ["FunctionModel", "ScriptedModel", "TestModel", "example_from_schema", "estimate_tokens"]
 
@@ -89,7 +81,7 @@ def example_from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = No
     return text.ljust(min_len, "x")
 
 
-class TestModel(BaseModel):
+class TestModel(ModelBase):
     """Deterministic, schema-valid answers; calls every offered tool once on the first turn.
 
     Args:
@@ -135,7 +127,7 @@ class TestModel(BaseModel):
         return ModelResponse(text=text, usage=_usage(messages, text), model_name=self.name)
 
 
-class FunctionModel(BaseModel):
+class FunctionModel(ModelBase):
     """A model whose answers come from ``fn(messages, info)``; sync or async; returns str or ModelResponse."""
 
     provider = "function"
@@ -169,7 +161,7 @@ class FunctionModel(BaseModel):
         return ModelResponse(text=out, usage=_usage(messages, out), model_name=self.name, latency_ms=latency)
 
 
-class ScriptedModel(BaseModel):
+class ScriptedModel(ModelBase):
     """Plays back ``responses`` in order: str, dict (as JSON), ``ModelResponse``, or an exception to raise."""
 
     provider = "scripted"

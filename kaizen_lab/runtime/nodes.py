@@ -226,7 +226,7 @@ class KaizenModelNode(_AwaitedNode):
         return run_sync(self._arun(**kwargs))
 
     async def _arun(self, **kwargs: Any) -> dict[str, Any]:
-        from kaizen_lab.models.base import Message
+        from kaizen_lab.messages import Message
 
         agent = self._agent()
         state = self._state(kwargs.get("kaizen_run_id"))

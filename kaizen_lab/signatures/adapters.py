@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from kaizen_lab.errors import OutputParseError
-from kaizen_lab.models.base import Message
+from kaizen_lab.messages import Message
 from kaizen_lab.signatures.signature import Signature
 
 __all__ = ["Adapter", "FieldMarkerAdapter", "JSONAdapter", "get_adapter", "value_text"]

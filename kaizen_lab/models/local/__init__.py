@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from kaizen_lab.errors import KaizenTimeoutError, UserError
-from kaizen_lab.models.base import BaseModel, Message, ModelResponse, ModelSettings, ToolSpec, Usage
+from kaizen_lab.messages import Message, ToolSpec
+from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, Usage
 
 __all__ = ["DEFAULT_MODEL_NAME", "LocalModel", "default_model_path"]
 
@@ -97,7 +98,7 @@ class _StopScanner:
         return out
 
 
-class LocalModel(BaseModel):
+class LocalModel(ModelBase):
     """SmolLM2-135M-Instruct (or another small llama GGUF) run in-process.
 
     Args:

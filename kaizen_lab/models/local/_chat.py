@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from kaizen_lab.errors import UserError
-from kaizen_lab.models.base import Message
+from kaizen_lab.messages import Message
 
 __all__ = ["CHATML_TEMPLATE", "DEFAULT_SYSTEM_PROMPT", "SCHEMA_SYSTEM_PROMPT", "render_chat"]
 
