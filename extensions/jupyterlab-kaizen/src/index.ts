@@ -3,7 +3,8 @@
  *
  * - Highlights `%%signature` cells and `%agent` lines in every cell editor (a CodeMirror 6 view plugin).
  * - Checks `%%signature` cells as the user types: the kernel's own parser answers through the `kaizen_lab`
- *   comm (opened by the kernel on `%load_ext kaizen_lab`); an error underlines the whole offending token, with
+ *   comm (opened by the kernel on `%load_ext kaizen_lab`; its messages are typed in `protocol.ts`, generated from
+ *   the kernel's `kaizen_lab/notebook/protocol.py`); an error underlines the whole offending token, with
  *   a CodeMirror lint tooltip and a gutter mark.
  * - A "Kaizen" sidebar lists the active kernel's signatures, agents, MCP servers and recent runs (start time
  *   and first input); a click on a run opens its trace in a panel beside the notebook (the notebook is not
@@ -19,6 +20,8 @@ import { Decoration, DecorationSet, EditorView, ViewPlugin, ViewUpdate } from '@
 import { Diagnostic as LintDiagnostic, lintGutter, setDiagnostics as setLintDiagnostics } from '@codemirror/lint';
 
 import { tokenRange, tokenizeCell } from './grammar';
+import { Answer, Outgoing, answerTo, readReply, unhandled } from './messages';
+import type { Reply, SignatureDiagnostic, StateReply, Theme } from './protocol';
 
 const COMM_TARGET = 'kaizen_lab';
 const CHECK_DELAY_MS = 300;
@@ -56,13 +59,7 @@ const highlighter = ViewPlugin.fromClass(
 
 // ---------------------------------------------------------------------------------------- diagnostics
 
-export interface Diagnostic {
-  message: string;
-  line: number;
-  column: number;
-}
-
-const setDiagnostics = StateEffect.define<Diagnostic[]>();
+const setDiagnostics = StateEffect.define<SignatureDiagnostic[]>();
 
 const diagnosticsField = StateField.define<DecorationSet>({
   create: () => Decoration.none,
@@ -88,7 +85,7 @@ const diagnosticsField = StateField.define<DecorationSet>({
 /** The lint gutter is added to an editor only while it shows an error (no empty gutter on other cells). */
 const gutterSlot = new Compartment();
 
-function showDiagnostics(view: EditorView, errors: Diagnostic[]): void {
+function showDiagnostics(view: EditorView, errors: SignatureDiagnostic[]): void {
   const text = view.state.doc.toString();
   const lint: LintDiagnostic[] = errors.map(d => {
     const r = tokenRange(text, d.line, d.column);
@@ -132,7 +129,7 @@ const BACKOFF_MAX_MS = 30000;
  */
 class KernelChannel {
   private comm: IComm | null = null;
-  private pending = new Map<string, (data: any) => void>();
+  private pending = new Map<string, (reply: Reply) => void>();
   private counter = 0;
   private looking: Promise<IComm | null> | null = null;
   private retryAt = 0;
@@ -155,11 +152,11 @@ class KernelChannel {
 
   private adopt(comm: IComm): IComm {
     comm.onMsg = msg => {
-      const data = msg.content.data as any;
-      const resolve = this.pending.get(data?.request_id);
-      if (resolve) {
-        this.pending.delete(data.request_id);
-        resolve(data);
+      const reply = readReply(msg.content.data);
+      const resolve = reply?.request_id ? this.pending.get(reply.request_id) : undefined;
+      if (reply?.request_id && resolve) {
+        this.pending.delete(reply.request_id);
+        resolve(reply);
       }
     };
     comm.onClose = () => {
@@ -207,7 +204,7 @@ class KernelChannel {
     return this.comm;
   }
 
-  async request(payload: Record<string, unknown>, timeoutMs = 3000): Promise<any> {
+  async request<P extends Outgoing>(payload: P, timeoutMs = 3000): Promise<Answer<P['type']> | null> {
     const comm = await this.find();
     if (!comm || comm.isDisposed) {
       return null;
@@ -218,9 +215,9 @@ class KernelChannel {
         this.pending.delete(requestId);
         resolve(null);
       }, timeoutMs);
-      this.pending.set(requestId, data => {
+      this.pending.set(requestId, reply => {
         clearTimeout(timer);
-        resolve(data);
+        resolve(answerTo<P['type']>(payload.type, reply));
       });
       try {
         comm.send({ ...payload, request_id: requestId });
@@ -261,8 +258,18 @@ function watchSignatureCells(tracker: INotebookTracker): void {
       return;
     }
     const reply = await channelFor(panel)?.request({ type: 'check_signature', code: text });
-    if (reply && cell.model.sharedModel.getSource() === text) {
-      showDiagnostics(view, (reply.errors ?? []) as Diagnostic[]);
+    if (!reply || cell.model.sharedModel.getSource() !== text) {
+      return;
+    }
+    switch (reply.type) {
+      case 'check_signature':
+        showDiagnostics(view, reply.errors);
+        break;
+      case 'error':
+        console.warn(`kaizen-lab: the kernel could not check the cell: ${reply.error}`);
+        break;
+      default:
+        unhandled(reply);
     }
   };
   tracker.widgetAdded.connect((_, panel) => {
@@ -294,7 +301,7 @@ const esc = (s: unknown) =>
   String(s ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 /** The theme JupyterLab shows, reported to the kernel so figures built there follow it. */
-function currentTheme(): string {
+function currentTheme(): Theme {
   return document.body.dataset.jpThemeLight === 'false' ? 'dark' : 'light';
 }
 
@@ -342,32 +349,41 @@ class KaizenSidebar extends Widget {
 
   async refresh(): Promise<void> {
     const panel = this.tracker.currentWidget;
-    const state = await channelFor(panel)?.request({ type: 'state', theme: currentTheme() });
-    if (!state) {
+    const reply = await channelFor(panel)?.request({ type: 'state', theme: currentTheme() });
+    if (!reply) {
       return;
     }
-    this.render(state);
+    switch (reply.type) {
+      case 'state':
+        this.render(reply);
+        break;
+      case 'error':
+        console.warn(`kaizen-lab: the kernel could not list the notebook's state: ${reply.error}`);
+        break;
+      default:
+        unhandled(reply);
+    }
   }
 
-  private render(state: any): void {
+  private render(state: StateReply): void {
     const section = (title: string, items: string[], empty: string) =>
       `<h3 class="kz-sidebar-title">${title}</h3><ul class="kz-sidebar-list" data-kz-section="${title.toLowerCase()}">${
         items.join('') || `<li class="kz-sidebar-none">${empty}</li>`
       }</ul>`;
-    const sigs = (state.signatures ?? []).map(
-      (s: any) => `<li class="kz-sidebar-signature"><b>${esc(s.name)}</b> <code>${esc(s.text)}</code></li>`
+    const sigs = state.signatures.map(
+      s => `<li class="kz-sidebar-signature"><b>${esc(s.name)}</b> <code>${esc(s.text)}</code></li>`
     );
-    const agents = (state.agents ?? []).map(
-      (a: any) =>
+    const agents = state.agents.map(
+      a =>
         `<li class="kz-sidebar-agent" data-agent="${esc(a.name)}"><b>${esc(a.name)}</b> · ${esc(a.model)}` +
         `${a.tools?.length ? ' · tools: ' + esc(a.tools.join(', ')) : ''}</li>`
     );
-    const servers = (state.mcp_servers ?? []).map(
-      (m: any) =>
+    const servers = state.mcp_servers.map(
+      m =>
         `<li class="kz-sidebar-mcp"><b>${esc(m.name)}</b> (${esc(m.status)}) ${esc((m.tools ?? []).join(', '))}</li>`
     );
     const icon = (status: string) => (status === 'ok' ? '✓' : status === 'error' ? '✗' : '▶');
-    const runs = (state.runs ?? []).map((r: any) => {
+    const runs = state.runs.map(r => {
       const when = startTime(r.started);
       const input = r.input ? `<span class="kz-run-input">${esc(r.input)}</span>` : '';
       return (
@@ -394,8 +410,18 @@ class KaizenSidebar extends Widget {
       return;
     }
     const reply = await channelFor(panel)?.request({ type: 'trace', run_id: runId });
-    if (!reply || typeof reply.html !== 'string') {
+    if (!reply) {
       return;
+    }
+    switch (reply.type) {
+      case 'trace':
+        break;
+      case 'error':
+        console.warn(`kaizen-lab: the kernel could not show run ${runId}: ${reply.error}`);
+        return;
+      default:
+        unhandled(reply);
+        return;
     }
     const id = `kaizen-trace-${runId.replace(/[^\w-]/g, '_')}`;
     for (const widget of this.app.shell.widgets('main')) {
