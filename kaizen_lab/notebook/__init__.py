@@ -21,16 +21,16 @@ def load_ipython_extension(ipython: Any) -> None:
     from kaizen_lab.notebook.magics import KaizenMagics
     from kaizen_lab.notebook.tracebacks import install as install_short_tracebacks
 
-    if id(ipython) in _MAGICS:
-        open_channel(ipython, _MAGICS[id(ipython)].log)  # a comm some frontend closed comes back
-        return
-    magics = KaizenMagics(ipython)
-    ipython.register_magics(magics)
-    register_formatters(ipython)
-    _add_matcher(ipython, magics)
-    _MAGICS[id(ipython)] = magics
-    install_short_tracebacks(ipython)
-    register_comm_target(ipython, magics.tracer)  # the JupyterLab extension's diagnostics and sidebar
+    magics = _MAGICS.get(id(ipython))
+    if magics is None:
+        magics = KaizenMagics(ipython)
+        ipython.register_magics(magics)
+        register_formatters(ipython)
+        _add_matcher(ipython, magics)
+        _MAGICS[id(ipython)] = magics
+        install_short_tracebacks(ipython)
+        register_comm_target(ipython, magics.tracer)  # for clients that open their own comm
+    # the JupyterLab extension's diagnostics and sidebar; a comm some frontend closed comes back
     open_channel(ipython, magics.tracer)
 
 

@@ -129,3 +129,11 @@ def test_registered_target_answers_messages_on_the_comm() -> None:
 
 def test_plain_shell_without_kernel_registers_nothing(ip: Any) -> None:
     assert register_comm_target(ip) is False
+
+
+def test_loading_the_extension_again_keeps_its_magics_and_tracer(ip: Any) -> None:
+    from kaizen_lab.notebook import load_ipython_extension, magics_for
+
+    magics = magics_for(ip)
+    load_ipython_extension(ip)  # e.g. a second `kaizen_lab.load_ipython_extension(get_ipython())`
+    assert magics_for(ip) is magics and magics.tracer is not None
