@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,7 +260,3 @@ def unregister_formatters(ip: Any) -> None:
             for tp in list(fmt.type_printers):
                 if getattr(tp, "__name__", None) == name and getattr(tp, "__module__", None) == module:
                     fmt.type_printers.pop(tp, None)
-
-
-def events_of(items: Iterable[Any]) -> list[Any]:
-    return [e for e in items if hasattr(e, "kind")]

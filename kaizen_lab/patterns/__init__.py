@@ -11,8 +11,3 @@ __all__ = [
     "DebateResult", "JUDGE_SIGNATURE", "PatternError", "PipelinePattern", "PipelineResult", "PipelineStep",
     "SupervisorPattern", "SupervisorResult", "Vote", "aggregate_votes",
 ]
-
-
-def _register_nodes() -> None:
-    """Import the Kailash nodes (only needed when a pattern is compiled or a workflow is loaded)."""
-    import kaizen_lab.patterns.nodes  # noqa: F401
