@@ -12,13 +12,9 @@ from typing import Any
 from kailash.nodes.base import Node, NodeParameter, register_node
 
 from kaizen_lab._aio import run_sync
-from kaizen_lab.runtime.nodes import _KaizenNode
+from kaizen_lab.runtime.nodes import KaizenNode, node_parameter
 
 __all__ = ["KaizenConsensusNode", "KaizenDebateJudgeNode", "KaizenDebateTurnNode", "KaizenValuesNode"]
-
-
-def _p(name: str, tp: Any, default: Any = None, required: bool = False, description: str = "") -> NodeParameter:
-    return NodeParameter(name=name, type=tp, required=required, default=default, description=description or name)
 
 
 @register_node()
@@ -26,25 +22,25 @@ class KaizenValuesNode(Node):
     """The entry of a pattern workflow: hands its ``values`` dict on (connections pick fields by dotted path)."""
 
     def get_parameters(self) -> dict[str, NodeParameter]:
-        return {"values": _p("values", dict, {}, description="the pattern's inputs"),
-                "kaizen_run_id": _p("kaizen_run_id", str, "")}
+        return {"values": node_parameter("values", dict, {}, description="the pattern's inputs"),
+                "kaizen_run_id": node_parameter("kaizen_run_id", str, "")}
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
         return {"values": dict(kwargs.get("values") or {})}
 
 
 @register_node()
-class KaizenDebateTurnNode(_KaizenNode):
+class KaizenDebateTurnNode(KaizenNode):
     """One debater's turn: reads the transcript, appends its argument; the last debater closes the round."""
 
     def get_parameters(self) -> dict[str, NodeParameter]:
         return {**self._config_parameters(),
-                "topic": _p("topic", str, "", description="what is debated"),
-                "transcript": _p("transcript", list, [], description="turns so far"),
-                "round": _p("round", int, 0, description="round number, from 0"),
-                "closes_round": _p("closes_round", bool, False, description="last debater of a round"),
-                "rounds": _p("rounds", int, 3, description="rounds at most"),
-                "converge": _p("converge", bool, True, description="stop when positions agree")}
+                "topic": node_parameter("topic", str, "", description="what is debated"),
+                "transcript": node_parameter("transcript", list, [], description="turns so far"),
+                "round": node_parameter("round", int, 0, description="round number, from 0"),
+                "closes_round": node_parameter("closes_round", bool, False, description="last debater of a round"),
+                "rounds": node_parameter("rounds", int, 3, description="rounds at most"),
+                "converge": node_parameter("converge", bool, True, description="stop when positions agree")}
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
         from kaizen_lab.patterns.debate import converged, debate_turn
@@ -64,13 +60,13 @@ class KaizenDebateTurnNode(_KaizenNode):
 
 
 @register_node()
-class KaizenDebateJudgeNode(_KaizenNode):
+class KaizenDebateJudgeNode(KaizenNode):
     """Decide the debate: the judge agent when configured, else the majority of the last positions."""
 
     def get_parameters(self) -> dict[str, NodeParameter]:
         params = {**self._config_parameters(),
-                  "topic": _p("topic", str, ""),
-                  "transcript": _p("transcript", list, [], required=True)}
+                  "topic": node_parameter("topic", str, ""),
+                  "transcript": node_parameter("transcript", list, [], required=True)}
         params["kaizen_signature"].default = None
         return params
 
@@ -92,14 +88,14 @@ class KaizenConsensusNode(Node):
 
     def get_parameters(self) -> dict[str, NodeParameter]:
         n = int(self.config.get("voters", 0))
-        params = {"voters": _p("voters", int, 0), "agent_ids": _p("agent_ids", list, []),
-                  "decision_criteria": _p("decision_criteria", str, "majority"),
-                  "confidence_threshold": _p("confidence_threshold", float, 0.0),
-                  "tie_break": _p("tie_break", str, "highest_confidence"),
-                  "kaizen_run_id": _p("kaizen_run_id", str, "")}
+        params = {"voters": node_parameter("voters", int, 0), "agent_ids": node_parameter("agent_ids", list, []),
+                  "decision_criteria": node_parameter("decision_criteria", str, "majority"),
+                  "confidence_threshold": node_parameter("confidence_threshold", float, 0.0),
+                  "tie_break": node_parameter("tie_break", str, "highest_confidence"),
+                  "kaizen_run_id": node_parameter("kaizen_run_id", str, "")}
         for i in range(n):
-            params[f"decision_{i}"] = _p(f"decision_{i}", object, None)
-            params[f"confidence_{i}"] = _p(f"confidence_{i}", object, None)
+            params[f"decision_{i}"] = node_parameter(f"decision_{i}", object, None)
+            params[f"confidence_{i}"] = node_parameter(f"confidence_{i}", object, None)
         return params
 
     def run(self, **kwargs: Any) -> dict[str, Any]:

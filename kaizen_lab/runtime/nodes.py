@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent
     from kaizen_lab.signatures.signature import Signature
 
-__all__ = ["REF_KEY", "KaizenAgentNode", "KaizenInputNode", "KaizenModelNode", "KaizenOutputNode", "agent_config",
-           "agent_node", "register_live_agent", "signature_node"]
+__all__ = ["REF_KEY", "KaizenAgentNode", "KaizenInputNode", "KaizenModelNode", "KaizenNode", "KaizenOutputNode",
+           "agent_config", "agent_node", "node_parameter", "register_live_agent", "signature_node"]
 
 REF_KEY = "kaizen_agent_ref"
 #: live agents by reference; strong references (a compiled workflow must not lose its agent), bounded
@@ -69,17 +69,21 @@ _CONFIG_PARAMS = {
 }
 
 
-def _param(name: str, tp: Any, default: Any = None, *, required: bool = False, description: str = "") -> NodeParameter:
+def node_parameter(name: str, tp: type, default: Any = None, *, required: bool = False,
+                   description: str = "") -> NodeParameter:
+    """A Kailash parameter of a kaizen-lab node (described as ``kaizen-lab NAME`` unless told otherwise)."""
     return NodeParameter(name=name, type=tp, required=required, default=default,
                          description=description or f"kaizen-lab {name}")
 
 
 #: built once per process: the parameters every kaizen-lab node shares
-_CONFIG_PARAMETERS = {name: _param(name, tp, default) for name, (tp, default) in _CONFIG_PARAMS.items()}
+_CONFIG_PARAMETERS = {name: node_parameter(name, tp, default) for name, (tp, default) in _CONFIG_PARAMS.items()}
 
 
-class _KaizenNode(Node):
-    """Shared config handling: resolve the agent (live or rebuilt from JSON) once per node instance.
+class KaizenNode(Node):
+    """The base of nodes that run an agent (the runtime's step nodes and the patterns' nodes).
+
+    Shared config handling: resolve the agent (live or rebuilt from JSON) once per node instance.
 
     Kailash asks a node for its parameters on every run; they are built once per node and signature. Under
     ``LocalRuntime`` (which runs nodes inside its own event loop) the step nodes' ``execute_async`` awaits the
@@ -124,7 +128,7 @@ class _KaizenNode(Node):
         return _loop.RunState(run_id or ev.new_id(), agent.agent_id, agent.model_label)
 
 
-class _AwaitedNode(_KaizenNode):
+class _AwaitedNode(KaizenNode):
     """A step node whose work is a coroutine: awaited on the runtime's loop when there is one."""
 
     async def _arun(self, **kwargs: Any) -> dict[str, Any]:
@@ -219,8 +223,8 @@ class KaizenModelNode(_AwaitedNode):
 
     def _build_parameters(self) -> dict[str, NodeParameter]:
         return {**self._config_parameters(),
-                "kaizen_inputs": _param("kaizen_inputs", dict, required=True, description="validated inputs"),
-                "kaizen_history": _param("kaizen_history", list, [], description="earlier turns as {role, content}")}
+                "kaizen_inputs": node_parameter("kaizen_inputs", dict, required=True, description="validated inputs"),
+                "kaizen_history": node_parameter("kaizen_history", list, [], description="earlier turns as {role, content}")}
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
         return run_sync(self._arun(**kwargs))
@@ -244,7 +248,7 @@ class KaizenOutputNode(_AwaitedNode):
 
     def _build_parameters(self) -> dict[str, NodeParameter]:
         return {**self._config_parameters(),
-                "kaizen_raw": _param("kaizen_raw", dict, required=True, description="parsed model output")}
+                "kaizen_raw": node_parameter("kaizen_raw", dict, required=True, description="parsed model output")}
 
     def run(self, **kwargs: Any) -> dict[str, Any]:
         state = self._state(kwargs.get("kaizen_run_id"))
@@ -257,8 +261,8 @@ class KaizenAgentNode(_AwaitedNode):
 
     def _build_parameters(self) -> dict[str, NodeParameter]:
         params = {**self._config_parameters(), **_input_parameters(self._signature()),
-                  "kaizen_inputs": _param("kaizen_inputs", dict, {}, description="all inputs as one dict"),
-                  "kaizen_session": _param("kaizen_session", str, "", description="conversation id (memory)")}
+                  "kaizen_inputs": node_parameter("kaizen_inputs", dict, {}, description="all inputs as one dict"),
+                  "kaizen_session": node_parameter("kaizen_session", str, "", description="conversation id (memory)")}
         for f in self._signature().input_fields:  # either the field or the dict may supply it
             params[f.name].required = False
         return params
