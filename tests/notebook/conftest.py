@@ -1,4 +1,5 @@
-"""A real IPython ``InteractiveShell`` with kaizen-lab's extension loaded, and small workflows to step through."""
+"""A real IPython ``InteractiveShell`` with kaizen-lab's extension loaded (and the runtime tests' debate to step
+through)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.runtime.conftest import debate_workflow  # noqa: F401 - the debugger steps through it too
 
 
 @pytest.fixture(scope="session")
@@ -50,21 +53,3 @@ def failing(ip: Any, source: str) -> tuple[BaseException, Any]:
     assert cards, f"no error card among the outputs: {captured.outputs}"
     return result.error_in_exec, cards[-1]
 
-
-def debater(agent_id: str, positions: list[str]) -> Any:
-    from kaizen_lab.agents.agent import Agent
-    from kaizen_lab.models.testing import FunctionModel
-    from kaizen_lab.patterns.debate import DEBATER_SIGNATURE
-
-    def fn(messages: Any, info: Any) -> dict[str, str]:
-        pos = positions[min(info.call_index, len(positions) - 1)]
-        return {"argument": f"{agent_id} argues {pos}", "position": pos}
-
-    return Agent(agent_id, DEBATER_SIGNATURE, model=FunctionModel(fn, name=agent_id))
-
-
-@pytest.fixture
-def debate_workflow() -> Any:
-    from kaizen_lab.patterns.debate import DebatePattern
-
-    return DebatePattern([debater("pro", ["yes"]), debater("con", ["no", "yes"])], rounds=4).build_workflow()

@@ -145,7 +145,7 @@ def test_dark_theme_figures_have_dark_text_on_a_transparent_background() -> None
 
 def test_show_graph_accepts_agents_and_patterns(debate_workflow: Any) -> None:
     from kaizen_lab.patterns.debate import DebatePattern
-    from tests.notebook.conftest import debater
+    from tests.runtime.conftest import debater
 
     pattern = DebatePattern([debater("a", ["x"]), debater("b", ["y"])], rounds=2)
     assert edge_segments(show_graph(pattern).data[1]) == 1  # its round cycle

@@ -11,8 +11,7 @@ from kaizen_lab.errors import OutputParseError, UserError
 from kaizen_lab.models import FunctionModel, ScriptedModel
 from kaizen_lab.runtime import run_workflow
 from kaizen_lab.signatures import Signature
-
-from .conftest import NAMESPACE, Priority, Ticket
+from tests.signatures.conftest import NAMESPACE, Priority, Ticket
 
 QA = Signature("question: str -> answer: str, confidence: float")
 
