@@ -6,14 +6,21 @@ ipywidgets and plotly; the rest of kaizen-lab reaches it through lazy imports).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.notebook.magics import KaizenMagics
+    from kaizen_lab.notebook.widgets.playground import Playground
 
 __all__ = ["debugger", "load_ipython_extension", "playground", "show_graph", "unload_ipython_extension"]
 
-_MAGICS: dict[int, Any] = {}
+_MAGICS: dict[int, KaizenMagics] = {}
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: InteractiveShell) -> None:
     """Register the magics, the display formatters, tab completion, short tracebacks for kaizen-lab's errors
     and (in a kernel) the comm target that the JupyterLab extension talks to."""
     from kaizen_lab.notebook.comm import open_channel, register_comm_target
@@ -34,7 +41,7 @@ def load_ipython_extension(ipython: Any) -> None:
     open_channel(ipython, magics.tracer)
 
 
-def _add_matcher(ipython: Any, magics: Any) -> None:
+def _add_matcher(ipython: InteractiveShell, magics: KaizenMagics) -> None:
     """Complete the magics' lines (and only them: Python keywords are not offered after ``%agent``)."""
     from IPython.core.completer import SimpleCompletion, context_matcher
 
@@ -51,7 +58,7 @@ def _add_matcher(ipython: Any, magics: Any) -> None:
         completer.custom_matchers.append(kaizen_magics_matcher)
 
 
-def unload_ipython_extension(ipython: Any) -> None:
+def unload_ipython_extension(ipython: InteractiveShell) -> None:
     """Stop collecting runs, remove the formatters and the short tracebacks (the magics stay registered, as
     IPython allows)."""
     from kaizen_lab.notebook.comm import close_channel
@@ -70,7 +77,7 @@ def unload_ipython_extension(ipython: Any) -> None:
                                         if getattr(m, "__name__", "") != "kaizen_magics_matcher"]
 
 
-def magics_for(ipython: Any) -> Any:
+def magics_for(ipython: InteractiveShell) -> KaizenMagics | None:
     """The ``KaizenMagics`` instance loaded on ``ipython`` (or ``None``)."""
     return _MAGICS.get(id(ipython))
 
@@ -82,7 +89,7 @@ def show_graph(workflow: Any, **options: Any) -> Any:
     return build(workflow, **options)
 
 
-def playground(agent: Any) -> Any:
+def playground(agent: Agent) -> Playground:
     """A form for ``agent``'s inputs with a Run button, result card and history."""
     from kaizen_lab.notebook.widgets.playground import Playground
 

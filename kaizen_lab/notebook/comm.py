@@ -44,6 +44,8 @@ from kaizen_lab.notebook.protocol import (
 )
 
 if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
     from kaizen_lab.tracing.tracer import Tracer
 
 __all__ = ["TARGET", "close_channel", "handle_request", "open_channel", "register_comm_target"]
@@ -167,7 +169,7 @@ def handle_request(data: Mapping[str, object], namespace: Mapping[str, Any], run
     return reply
 
 
-def _answer(ipython: Any, runs: Tracer | None, comm: Any) -> None:
+def _answer(ipython: InteractiveShell, runs: Tracer | None, comm: Any) -> None:
     """Answer every request arriving on ``comm``."""
     def on_msg(msg: Any) -> None:
         data = msg.get("content", {}).get("data", {}) or {}
@@ -181,12 +183,12 @@ def _answer(ipython: Any, runs: Tracer | None, comm: Any) -> None:
     comm.on_msg(on_msg)
 
 
-def _comm_manager(ipython: Any) -> Any:
+def _comm_manager(ipython: InteractiveShell) -> Any:
     kernel = getattr(ipython, "kernel", None)
     return getattr(kernel, "comm_manager", None) if kernel is not None else None
 
 
-def register_comm_target(ipython: Any, runs: Tracer | None = None) -> bool:
+def register_comm_target(ipython: InteractiveShell, runs: Tracer | None = None) -> bool:
     """Register the ``kaizen_lab`` target on ``ipython``'s kernel; False in a shell without a kernel."""
     manager = _comm_manager(ipython)
     if manager is None:
@@ -195,7 +197,7 @@ def register_comm_target(ipython: Any, runs: Tracer | None = None) -> bool:
     return True
 
 
-def open_channel(ipython: Any, runs: Tracer | None = None) -> Any:
+def open_channel(ipython: InteractiveShell, runs: Tracer | None = None) -> Any:
     """Open the kernel's one ``kaizen_lab`` comm (again only if it was closed); ``None`` without a kernel.
 
     A frontend without the extension closes the comm it is offered; the comm is then reopened after the next
@@ -222,7 +224,7 @@ def open_channel(ipython: Any, runs: Tracer | None = None) -> Any:
     return channel
 
 
-def close_channel(ipython: Any) -> None:
+def close_channel(ipython: InteractiveShell) -> None:
     """Close the comm opened by ``open_channel`` (``%unload_ext``); the extension then stops asking."""
     reopen = _REOPEN.pop(id(ipython), None)
     if reopen is not None:

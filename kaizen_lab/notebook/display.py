@@ -10,7 +10,12 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kaizen_lab.mcp.client import MCPConnection
+    from kaizen_lab.signatures.signature import Signature
+    from kaizen_lab.tracing.monitor import TransparencyMonitor
 
 __all__ = ["GraphView", "RunProgress", "RunTrace", "error_card", "register_formatters", "signature_html", "trace_html", "unregister_formatters",
            "workflow_html"]
@@ -22,7 +27,7 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def signature_html(sig: Any) -> str:
+def signature_html(sig: Signature) -> str:
     rows = "".join(
         f"<tr><td>{'in' if f.role == 'input' else 'out'}</td><td><b>{_e(f.name)}</b></td>"
         f"<td><code>{_e(f.type_text)}</code></td><td>{_e(f.description)}</td>"
@@ -172,7 +177,7 @@ def _stepper_html(stepper: Any) -> str:
     return f"<div class='kaizen-stepper' style='{_BOX}'><b>{_e(repr(stepper))}</b><ul>{items}</ul></div>"
 
 
-def mcp_connection_html(conn: Any) -> str:
+def mcp_connection_html(conn: MCPConnection) -> str:
     """An MCP connection: server, transport, status, latency, tools (with their last outcome) and errors."""
     from kaizen_lab.security.redact import redact_text
 
@@ -190,7 +195,7 @@ def mcp_connection_html(conn: Any) -> str:
             f"<ul>{tools or '<li>tools not listed yet</li>'}</ul></div>")
 
 
-def _monitor_facts(monitor: Any) -> tuple[str, list[tuple[str, str]]]:
+def _monitor_facts(monitor: TransparencyMonitor) -> tuple[str, list[tuple[str, str]]]:
     tracer = monitor.tracer
     state = "monitoring" if monitor.monitoring else ("stopped" if tracer is not None else "not started")
     facts: list[tuple[str, str]] = []
@@ -208,12 +213,12 @@ def _monitor_facts(monitor: Any) -> tuple[str, list[tuple[str, str]]]:
     return state, facts
 
 
-def monitor_text(monitor: Any) -> str:
+def monitor_text(monitor: TransparencyMonitor) -> str:
     state, facts = _monitor_facts(monitor)
     return "\n".join([f"TransparencyMonitor ({state})", *(f"  {k}: {v}" for k, v in facts)])
 
 
-def monitor_html(monitor: Any) -> str:
+def monitor_html(monitor: TransparencyMonitor) -> str:
     state, facts = _monitor_facts(monitor)
     rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in facts)
     return (f"<div class='kaizen-monitor' style='{_BOX}'><b>Transparency monitor</b> {_e(state)}"

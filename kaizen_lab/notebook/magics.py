@@ -12,7 +12,7 @@ import asyncio
 import html
 import queue
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
@@ -24,12 +24,16 @@ from kaizen_lab.notebook._usage import HelpText, option_strings, parse_args, wan
 from kaizen_lab.notebook.display import ErrorCard, GraphView, RunProgress, RunTrace
 from kaizen_lab.notebook.tracebacks import CARD_SHOWN, FullTraceback, last_error
 
+if TYPE_CHECKING:
+    from kaizen_lab.config import KaizenConfig
+    from kaizen_lab.tracing.tracer import Tracer
+
 __all__ = ["KaizenMagics", "notebook_tracer"]
 
 _SUBCOMMANDS = ("run", "step", "list", "show")
 
 
-def notebook_tracer(config: Any = None) -> Any:
+def notebook_tracer(config: KaizenConfig | None = None) -> Tracer | None:
     """The tracer ``%load_ext`` starts when ``tracing.enabled`` (the default): ``%trace``, the sidebar and the
     panels read the runs it records. Traces stay in memory unless ``tracing.store_path`` is configured."""
     from kaizen_lab.config import load_config

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 __all__ = ["CARD_SHOWN", "FullTraceback", "install", "last_error", "short_lines", "uninstall"]
 
@@ -44,14 +47,14 @@ def _handler(shell: Any, etype: type[BaseException], value: BaseException, tb: A
     return stb
 
 
-def install(shell: Any) -> None:
+def install(shell: InteractiveShell) -> None:
     """Show ``KaizenError`` (and subclasses) in the short form on ``shell``."""
     from kaizen_lab.errors import KaizenError
 
     shell.set_custom_exc((KaizenError,), _handler)
 
 
-def uninstall(shell: Any) -> None:
+def uninstall(shell: InteractiveShell) -> None:
     """Give ``KaizenError`` back to IPython's own traceback formatter."""
     from kaizen_lab.errors import KaizenError
 
