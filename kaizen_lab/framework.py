@@ -8,15 +8,20 @@ the facade thin and lets every area add its own methods without touching the oth
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from kaizen_lab.config import KaizenConfig, load_config
 from kaizen_lab.errors import UserError, did_you_mean
 
 if TYPE_CHECKING:
     from kaizen_lab.agents import Agent
+    from kaizen_lab.patterns import ConsensusPattern, DebatePattern, PipelinePattern, SupervisorPattern
     from kaizen_lab.signatures import Signature
+    from kaizen_lab.tracing.monitor import TransparencyMonitor
+
+#: what the pattern and deployment methods accept for an agent: the Agent, its id here, or its config dict
+AgentRef: TypeAlias = "Agent | str | Mapping[str, Any]"
 
 __all__ = ["Kaizen"]
 
@@ -111,7 +116,7 @@ class Kaizen:
 
     # ----------------------------------------------------------------------------------------- patterns
 
-    def _agents(self, items: Any) -> list[Agent]:
+    def _agents(self, items: Iterable[AgentRef]) -> list[Agent]:
         from kaizen_lab.agents import Agent
 
         agents = []
@@ -130,14 +135,15 @@ class Kaizen:
                 raise UserError(f"expected an Agent, an agent id or a config dict, got {type(item).__name__}")
         return agents
 
-    def debate(self, agents: Any, judge: Any = None, *, rounds: int = 3, **options: Any) -> Any:
+    def debate(self, agents: Iterable[AgentRef], judge: AgentRef | None = None, *, rounds: int = 3,
+               **options: Any) -> DebatePattern:
         """A ``DebatePattern`` over ``agents`` (Agents, ids or config dicts); ``.run(topic)`` runs it."""
         from kaizen_lab.patterns import DebatePattern
 
         judge_agent = self._agents([judge])[0] if judge is not None else None
         return DebatePattern(self._agents(agents), judge_agent, rounds=rounds, **options)
 
-    def pipeline(self, agent_configs: Any, **options: Any) -> Any:
+    def pipeline(self, agent_configs: Iterable[Any], **options: Any) -> PipelinePattern:
         """A ``PipelinePattern`` over ``agent_configs``; ``.run(**inputs)`` runs it."""
         from kaizen_lab.patterns import PipelinePattern
 
@@ -149,13 +155,14 @@ class Kaizen:
                 steps.append(self._agents([item])[0])
         return PipelinePattern(steps, **options)
 
-    def consensus(self, agents: Any, **options: Any) -> Any:
+    def consensus(self, agents: Iterable[AgentRef], **options: Any) -> ConsensusPattern:
         """A ``ConsensusPattern`` (``decision_criteria`` = majority | weighted | unanimous, ...)."""
         from kaizen_lab.patterns import ConsensusPattern
 
         return ConsensusPattern(self._agents(agents), **options)
 
-    def supervisor(self, workers: Mapping[str, Any], router: Any = None, **options: Any) -> Any:
+    def supervisor(self, workers: Mapping[str, AgentRef], router: AgentRef | None = None,
+                   **options: Any) -> SupervisorPattern:
         """A ``SupervisorPattern`` routing tasks to ``workers`` (name → Agent or id)."""
         from kaizen_lab.patterns import SupervisorPattern
 
@@ -164,7 +171,8 @@ class Kaizen:
         options.setdefault("model", self.config.default_model)
         return SupervisorPattern(resolved, router_agent, **options)
 
-    def create_debate_workflow(self, agents: Any, topic: str, rounds: int = 3, judge: Any = None) -> Any:
+    def create_debate_workflow(self, agents: Iterable[AgentRef], topic: str, rounds: int = 3,
+                               judge: AgentRef | None = None) -> Any:
         """The debate as a Kailash ``Workflow`` (rounds are a Kailash cycle; topic preset)."""
         return self.debate(agents, judge, rounds=rounds).build_workflow(topic)
 
@@ -195,13 +203,13 @@ class Kaizen:
             previous = agent
         return self.pipeline(steps).to_workflow()
 
-    def create_consensus_workflow(self, agents: Any, **config: Any) -> Any:
+    def create_consensus_workflow(self, agents: Iterable[AgentRef], **config: Any) -> Any:
         """The consensus as a Kailash ``WorkflowBuilder`` (parallel agents → ``aggregate``)."""
         return self.consensus(agents, **config).to_workflow()
 
     # ----------------------------------------------------------------------------------------- transparency
 
-    def get_transparency_interface(self, *, store: Any = None) -> Any:
+    def get_transparency_interface(self, *, store: Any = None) -> TransparencyMonitor:
         """The ``TransparencyMonitor`` of this Kaizen (one per instance; traces go to ``tracing.store_path``).
 
         Args:
@@ -251,7 +259,7 @@ class Kaizen:
 
     # ----------------------------------------------------------------------------------------- deployment
 
-    def deploy_agent(self, agent: Any, channels: Any = ("api", "cli", "mcp"), **options: Any) -> Any:
+    def deploy_agent(self, agent: AgentRef, channels: Any = ("api", "cli", "mcp"), **options: Any) -> Any:
         """Serve one agent (an Agent or its id) on the API, CLI and MCP channels; returns a ``Deployment``.
 
         Options: ``host`` (default 127.0.0.1), ``port``, ``mcp_port``, ``auth`` (a ``KaizenSecurityManager`` or
@@ -264,7 +272,7 @@ class Kaizen:
         options.setdefault("auth", self.config.security)
         return deploy_agent(self._agents([agent])[0], channels, **options)
 
-    def create_multi_agent_service(self, agents: Any, channels: Any = ("api", "cli", "mcp"),
+    def create_multi_agent_service(self, agents: Iterable[AgentRef], channels: Any = ("api", "cli", "mcp"),
                                    **options: Any) -> Any:
         """Serve several agents (Agents, ids or config dicts) as one service; returns a ``Deployment``."""
         from kaizen_lab.integrations.nexus import create_multi_agent_service
