@@ -20,6 +20,7 @@ from kaizen_lab.errors import KaizenError, UserError, did_you_mean
 
 if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.signatures.signature import Signature
 
 __all__ = [
     "EvaluationReport", "Metric", "bootstrap_ci", "evaluate", "aevaluate", "exact_match", "get_metric",
@@ -29,7 +30,7 @@ __all__ = [
 Metric = Callable[[Mapping[str, Any], Mapping[str, Any]], float]
 
 
-def split_example(signature: Any, example: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_example(signature: Signature, example: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(inputs, expected outputs) of one dataset item, checked against the signature."""
     inputs = {k: v for k, v in example.items() if k in signature.input_names}
     expected = {k: v for k, v in example.items() if k in signature.output_names}

@@ -22,6 +22,7 @@ from kaizen_lab.optimize.evaluate import EvaluationReport, Metric, aevaluate, ge
 if TYPE_CHECKING:
     from kaizen_lab._progress import Bar
     from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.models.base import ModelBase
     from kaizen_lab.signatures.signature import Signature
 
 __all__ = ["Candidate", "OptimizationReport", "OptimizedPrompt", "PromptOptimizer", "INSTRUCTION_TEMPLATES"]
@@ -145,16 +146,16 @@ class PromptOptimizer:
     _calls: int = field(default=0, init=False)
 
     def optimize(self, target: Agent | Signature, training_data: Sequence[Mapping[str, Any]], *,
-                 model: Any = None) -> OptimizedPrompt:
+                 model: str | ModelBase | None = None) -> OptimizedPrompt:
         return run_sync(self.aoptimize(target, training_data, model=model))
 
     def optimize_signature_prompt(self, signature: Signature, training_data: Sequence[Mapping[str, Any]], *,
-                                  model: Any = None) -> OptimizedPrompt:
+                                  model: str | ModelBase | None = None) -> OptimizedPrompt:
         """The roadmap's spelling of ``optimize``: pass the result to ``signature.with_optimized_prompt``."""
         return self.optimize(signature, training_data, model=model)
 
     async def aoptimize(self, target: Agent | Signature, training_data: Sequence[Mapping[str, Any]], *,
-                        model: Any = None) -> OptimizedPrompt:
+                        model: str | ModelBase | None = None) -> OptimizedPrompt:
         from kaizen_lab._progress import progress_bar
 
         # a progress callback draws its own view (the notebook's live chart): no bar then, unless asked
