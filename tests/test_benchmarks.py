@@ -65,6 +65,7 @@ def test_median_seconds_measures_the_call() -> None:
     assert 0.002 <= harness.median_seconds(lambda: time.sleep(0.002), 3) < 0.5
 
 
+@pytest.mark.slow
 def test_command_line_prints_one_json_object_with_the_foundation_figures() -> None:
     out = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "foundation", "--quick"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)

@@ -197,6 +197,7 @@ def test_stream_raises_the_run_error_after_the_events() -> None:
     assert seen[-1] == "run_finished"
 
 
+@pytest.mark.slow
 def test_ten_thousand_concurrent_runs_lose_and_duplicate_nothing() -> None:
     agent = Agent("qa", QA, model=FunctionModel(echo_model))
 

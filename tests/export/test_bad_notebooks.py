@@ -42,6 +42,7 @@ def test_bad_cells_give_one_line_errors_naming_the_cell(tmp_path: Path, source: 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_cli_export_of_a_bad_notebook_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
     nb = new_notebook(cells=[new_markdown_cell("# Bad"), new_code_cell("%%agent qa\n" + LAUGHS)])
     nbformat.write(nb, str(tmp_path / "bad.ipynb"))

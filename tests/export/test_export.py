@@ -43,6 +43,7 @@ def notebook_output(path: Path) -> dict:
     return json.loads(printed[-1])
 
 
+@pytest.mark.slow
 def test_round_trip_python_and_kailash_run_match_the_notebook(tmp_path: Path) -> None:
     nb = write_notebook(tmp_path / "agent.ipynb", API_CELLS)
     expected = notebook_output(nb)

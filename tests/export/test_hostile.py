@@ -94,6 +94,7 @@ def _no_file_created(root: Path) -> None:
     assert not [p for p in root.rglob("PWNED*")], "a payload ran"
 
 
+@pytest.mark.slow
 def test_payloads_in_every_field_round_trip_and_never_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     agent_id, instructions = PAYLOADS[2], "\n\n".join(PAYLOADS)
     cells = _api_cells(agent_id, instructions)
@@ -114,6 +115,7 @@ def test_payloads_in_every_field_round_trip_and_never_run(tmp_path: Path, monkey
     _no_file_created(tmp_path)
 
 
+@pytest.mark.slow
 def test_payloads_in_agent_yaml_round_trip_and_never_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     instructions = "\n\n".join(PAYLOADS)
     nb = _write(tmp_path / NAME_PAYLOAD, _magic_cells(instructions), PAYLOADS[0])

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import mistune
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +33,7 @@ def _headings_and_blocks(markdown: str) -> tuple[list[tuple[int, str]], list[str
     return headings, blocks
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(agent_id=st.text(min_size=1, max_size=40), instructions=st.text(max_size=80), description=ONE_LINE,
        default=st.text(max_size=40), source=st.text(min_size=1, max_size=30))

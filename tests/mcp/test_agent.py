@@ -13,6 +13,7 @@ from kaizen_lab.models.testing import FunctionModel
 from tests.mcp.conftest import CALC_SERVER, TIME_SERVER
 
 
+@pytest.mark.slow
 def test_connected_tools_are_bound_and_callable() -> None:
     agent = Agent("helper", model="test")
     agent.connect_to_mcp_servers([TIME_SERVER, CALC_SERVER])
@@ -64,6 +65,7 @@ def test_binding_follows_tools_list_changed() -> None:
     assert agent.mcp_power(base=3, exponent=2) == 9
 
 
+@pytest.mark.slow
 def test_enable_mcp_tools_discovers_by_capability(tmp_path) -> None:  # noqa: ANN001
     config = tmp_path / "claude_desktop_config.json"
     config.write_text(json.dumps({"mcpServers": {

@@ -16,6 +16,8 @@ import pytest
 
 from tests.fixtures.node22 import Node22Tools
 
+pytestmark = pytest.mark.slow  # the conformance suite runs under Node for tens of seconds
+
 HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "conformance-baseline.yaml"
 # the scenarios of the features kaizen-lab's MCP server and client offer; every one must pass

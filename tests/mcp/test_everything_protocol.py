@@ -19,6 +19,8 @@ from kaizen_lab.mcp._forms import Answer, pending_forms
 from kaizen_lab.models.base import ModelResponse, ToolCall
 from kaizen_lab.models.testing import FunctionModel
 
+pytestmark = pytest.mark.slow  # each test starts npm's reference server
+
 
 def _everything(node_bin: Path, **options: object) -> MCPConnection:
     return connect([str(node_bin / "mcp-server-everything"), "stdio"], name="everything", connect_timeout=30,

@@ -45,6 +45,7 @@ def test_connect_to_mcp_servers_binds_tools_to_the_agent(kaizen) -> None:  # noq
     assert {"add", "multiply"} <= set(agent.tools.names())  # and the model is offered the tools
 
 
+@pytest.mark.slow
 def test_enable_mcp_tools_discovers_the_configured_server() -> None:
     kaizen = Kaizen({"default_model": "test", "mcp_integration": {"servers": {"calc": CALC}}})
     agent = kaizen.create_agent("discoverer")
