@@ -225,10 +225,15 @@ def open_channel(ipython: InteractiveShell, runs: Tracer | None = None) -> Any:
 
 
 def close_channel(ipython: InteractiveShell) -> None:
-    """Close the comm opened by ``open_channel`` (``%unload_ext``); the extension then stops asking."""
+    """Close the comm opened by ``open_channel`` and remove the ``kaizen_lab`` target (``%unload_ext``): the
+    extension stops asking, and a later ``%load_ext`` registers the target once again."""
     reopen = _REOPEN.pop(id(ipython), None)
     if reopen is not None:
         ipython.events.unregister("post_run_cell", reopen)
     channel = _CHANNELS.pop(id(ipython), None)
     if channel is not None and not getattr(channel, "_closed", False):
         channel.close()
+    manager = _comm_manager(ipython)
+    targets = getattr(manager, "targets", None) or {}
+    if manager is not None and TARGET in targets:
+        manager.unregister_target(TARGET, targets[TARGET])

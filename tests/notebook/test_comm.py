@@ -104,6 +104,9 @@ class _Manager:
     def register_target(self, name: str, fn: Any) -> None:
         self.targets[name] = fn
 
+    def unregister_target(self, name: str, fn: Any) -> Any:
+        return self.targets.pop(name)
+
 
 class _Kernel:
     def __init__(self) -> None:
@@ -125,6 +128,16 @@ def test_registered_target_answers_messages_on_the_comm() -> None:
                                        "code": "%%signature S\na -> a"}}})
     assert comm.sent[0]["request_id"] == "r9"
     assert "both an input and an output" in comm.sent[0]["errors"][0]["message"]
+
+
+def test_closing_the_channel_removes_the_target() -> None:
+    from kaizen_lab.notebook.comm import close_channel
+
+    shell = _Shell()
+    assert register_comm_target(shell)
+    close_channel(shell)  # what %unload_ext does: no target is left answering with the closed tracer
+    assert TARGET not in shell.kernel.comm_manager.targets
+    close_channel(shell)  # a second unload finds nothing to remove
 
 
 def test_plain_shell_without_kernel_registers_nothing(ip: Any) -> None:
