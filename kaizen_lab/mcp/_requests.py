@@ -118,7 +118,7 @@ class RequestHandlers:
     async def sampling(self, context: Any, params: Any) -> Any:
         from mcp import types
 
-        from kaizen_lab.mcp.content import content_from_sdk
+        from kaizen_lab.mcp.content import content_from_sdk, model_input
         from kaizen_lab.messages import Message
         from kaizen_lab.models.base import ModelSettings
 
@@ -127,9 +127,10 @@ class RequestHandlers:
         prompt = []
         for message in params.messages:
             blocks = message.content if isinstance(message.content, list) else [message.content]
-            text = "\n".join(content_from_sdk(b).model_text() for b in blocks)
-            prompt.append(Message("assistant" if message.role == "assistant" else "user", text))
-        preview = prompt[-1].content[:200] if prompt else ""
+            # images in the request reach a model that takes them; the others get a line naming each
+            text, images = model_input((content_from_sdk(b) for b in blocks), f"server {self.conn.name}")
+            prompt.append(Message("assistant" if message.role == "assistant" else "user", text, images=images))
+        preview = prompt[-1].text_with_placeholders()[:200] if prompt else ""
         budget = self.policy.sampling_token_budget
         if policy == "deny" or (budget is not None and self.sampling_tokens + params.max_tokens > budget):
             reason = "sampling is denied by policy" if policy == "deny" else \

@@ -212,6 +212,8 @@ class ClientModel:
     provider = "mcp-client"
     hosted = False
     supports_structured_output = False
+    #: images travel to the client's model as ``image`` content of the sampling request
+    supports_images = True
 
     def __init__(self, fallback: Any = None, *, max_tokens: int = 1024, name: str = "sampling") -> None:
         self.fallback = fallback
@@ -240,9 +242,9 @@ class ClientModel:
             where = "outside an MCP tool call" if context is None else "for a client that offers no sampling"
             raise ModelError(f"ClientModel has no model to ask {where}; give it fallback='local' (or another "
                              "model) or call the agent from an MCP client that supports sampling")
-        system = "\n\n".join(m.content for m in messages if m.role == "system") or None
+        system = "\n\n".join(m.text_with_placeholders() for m in messages if m.role == "system") or None
         wire = [types.SamplingMessage(role="assistant" if m.role == "assistant" else "user",
-                                      content=types.TextContent(type="text", text=m.content or ""))
+                                      content=_sampling_content(types, m))
                 for m in messages if m.role != "system"]
         limit = getattr(settings, "max_tokens", None) or self.max_tokens
         temperature = getattr(settings, "temperature", None)
@@ -282,3 +284,13 @@ class ClientModel:
             needed[key] = types.CreateMessageRequest(method="sampling/createMessage", params=params)
         raise ModelError("the calling client must answer a sampling request first (the call is retried with the "
                          "answer)", provider=self.provider, retryable=False)
+
+
+def _sampling_content(types: Any, message: Any) -> Any:
+    """A message as sampling content: its text, followed by its images as ``image`` items."""
+    text = types.TextContent(type="text", text=message.content or "")
+    images = getattr(message, "images", ())
+    if not images:
+        return text
+    return ([text] if message.content else []) + [
+        types.ImageContent(type="image", data=image.base64(), mime_type=image.mime_type) for image in images]

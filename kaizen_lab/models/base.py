@@ -123,6 +123,8 @@ class ModelBase:
     hosted: bool = False
     #: whether the provider honours ``output_schema`` natively (structured output)
     supports_structured_output: bool = False
+    #: whether the model is given a message's ``images`` as images; the others get a placeholder line per image
+    supports_images: bool = False
 
     async def request(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
                       tools: Sequence[ToolSpec] | None = None,
