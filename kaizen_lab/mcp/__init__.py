@@ -2,7 +2,8 @@
 
 - ``expose`` / ``AgentMCPServer``: agents as MCP tools over stdio or streamable HTTP (bearer token by default).
 - ``connect`` / ``MCPConnection``: long-lived sessions on the background loop, shared by cells, agents and
-  Kailash nodes (``kaizen_lab.mcp.nodes.MCPToolNode``); cached tool lists, reconnects, timeouts, typed errors.
+  Kailash nodes (``kaizen_lab.mcp.nodes.MCPToolNode``); cached tool lists, reconnects, timeouts, typed errors;
+  ``conn.subscribe(uri)`` hears resource updates.
 - ``MCPServiceDiscovery``: config files, ``kaizen-mcp.yaml``, the MCP registry API and local ports, ranked.
 - ``summary()``: plain data about every live connection, for the notebook's MCP panel.
 
@@ -18,6 +19,7 @@ from kaizen_lab.mcp._bridge import close_all, connections
 from kaizen_lab.mcp._forms import pending_forms
 from kaizen_lab.mcp._requests import ClientPolicy
 from kaizen_lab.mcp._serverside import ClientModel
+from kaizen_lab.mcp._subscriptions import ResourceSubscription, ResourceUpdate
 from kaizen_lab.mcp.client import (
     MCPConnection,
     MCPTimeoutError,
@@ -43,7 +45,8 @@ __all__ = [
     "AgentMCP", "enable_mcp_tools", "mcp_namespace",
     # client
     "ClientPolicy", "MCPConnection", "MCPContent", "MCPReadResult", "MCPTimeoutError", "MCPToolInfo",
-    "MCPToolResult", "ServerSpec", "close_all", "connect", "connections", "pending_forms", "server_spec", "summary",
+    "MCPToolResult", "ResourceSubscription", "ResourceUpdate", "ServerSpec", "close_all", "connect", "connections",
+    "pending_forms", "server_spec", "summary",
     # server
     "AgentMCPServer", "ClientModel", "MCPServerHandle", "expose", "load_agents",
     # discovery

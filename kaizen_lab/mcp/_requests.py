@@ -39,7 +39,9 @@ LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert"
 @dataclass
 class ClientPolicy:
     """How this client answers servers. ``elicitation="auto"`` picks a notebook form, else a terminal prompt
-    when stdin is a terminal, else ``headless_elicitation`` (``decline`` unless configured)."""
+    when stdin is a terminal, else ``headless_elicitation`` (``decline`` unless configured). ``protocol`` says
+    how the version is negotiated: ``"auto"`` (the newest both sides speak), ``"legacy"`` (the 2025
+    ``initialize`` handshake) or a 2026 version to adopt directly."""
 
     sampling: SamplingPolicy = "allow"
     sampling_model: Any = None
@@ -49,8 +51,13 @@ class ClientPolicy:
     elicit: Callable[[str, str, dict[str, Any]], Answer | None] | None = None
     roots: Sequence[str | os.PathLike[str]] | None = None
     log_level: str = "info"
+    protocol: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.protocol not in ("auto", "legacy") and not str(self.protocol).startswith("2026"):
+            raise ConfigError(f"protocol must be 'auto', 'legacy' (2025 handshake) or a 2026 version such as "
+                              f"'2026-07-28', got {self.protocol!r}", path="protocol", value=self.protocol,
+                              allowed="auto, legacy, 2026-07-28")
         if self.sampling not in ("allow", "ask", "deny"):
             raise ConfigError(f"sampling policy must be allow, ask or deny, got {self.sampling!r}",
                               path="sampling", value=self.sampling, allowed="allow, ask, deny")
@@ -95,7 +102,7 @@ class RequestHandlers:
     def client_kwargs(self) -> dict[str, Any]:
         return {"sampling_callback": self.sampling, "elicitation_callback": self.elicitation,
                 "list_roots_callback": self.list_roots, "logging_callback": self.logging,
-                "log_level": self.policy.log_level}
+                "log_level": self.policy.log_level, "mode": self.policy.protocol}
 
     def progress(self, scope: CallScope, value: float, total: float | None, message: str | None) -> None:
         scope.progress.append((value, total, message))

@@ -31,6 +31,7 @@ from kaizen_lab.mcp._requests import (
     new_scope,
 )
 from kaizen_lab.mcp._spec import ServerSpec, server_spec
+from kaizen_lab.mcp._subscriptions import ResourceSubscription, ResourceSubscriptions
 from kaizen_lab.mcp.content import (
     MCPReadResult,
     MCPToolResult,
@@ -76,11 +77,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-class MCPConnection:
+class MCPConnection(ResourceSubscriptions):
     """A long-lived session with one MCP server, shared by agents, notebook cells and Kailash nodes.
 
     Sync methods (``connect``, ``list_tools``, ``call_tool`` ...) work from scripts, notebook cells and worker
-    threads; the ``a``-prefixed forms are for async code. Every call is bounded by a timeout.
+    threads; the ``a``-prefixed forms are for async code. Every call is bounded by a timeout. Resource
+    subscriptions (``subscribe``/``unsubscribe``) come from ``ResourceSubscriptions``.
     """
 
     def __init__(self, spec: ServerSpec, *, connect_timeout: float = 10.0, call_timeout: float = 60.0,
@@ -100,6 +102,12 @@ class MCPConnection:
         self.content_types: dict[str, int] = {}
         self.capabilities: dict[str, Any] = {}
         self.resource_templates: list[dict[str, Any]] = []
+        self.prompts: list[dict[str, Any]] = []
+        #: completion values seen per reference (``prompt:NAME``/``resource:TEMPLATE``) and argument
+        self.completions: dict[str, dict[str, list[str]]] = {}
+        self._subs: dict[str, list[ResourceSubscription]] = {}
+        self._listen_task: asyncio.Task[None] | None = None
+        self._listen_ack: asyncio.Event | None = None
         self._scopes: list[CallScope] = []
         self.name = spec.name
         self.connect_timeout = connect_timeout
@@ -224,21 +232,20 @@ class MCPConnection:
                     with contextlib.suppress(Exception):
                         self.capabilities = client.server_capabilities.model_dump(by_alias=True, exclude_none=True)
                     await self._opt_into_logging(client)
+                    await self._renew_subscriptions(client)
                     if ever_connected:
                         self.reconnects += 1
                         self._invalidate_tools()
                     ever_connected = True
                     attempt = 0
                     self.last_error = None
-                    listen = asyncio.get_running_loop().create_task(self._listen(client))
+                    self._start_listen(client)
                     self._set_status("ready")
                     try:
                         await self._dead.wait()
                     finally:
                         self._client = None
-                        listen.cancel()
-                        with contextlib.suppress(BaseException):
-                            await listen
+                        await self._stop_listen()
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # noqa: BLE001 - every transport failure becomes last_error
@@ -293,20 +300,44 @@ class MCPConnection:
                     if "Authorization" not in self.spec.headers else "the bearer token was refused; check it")
             self._http_refusal = f"HTTP {response.status_code} from {self.spec.url}: {hint}"
 
-    async def _listen(self, client: Any) -> None:
-        """On the 2026 protocol, list changes arrive on a ``subscriptions/listen`` stream."""
+    def _start_listen(self, client: Any) -> None:
+        self._listen_ack = asyncio.Event()
+        self._listen_task = asyncio.get_running_loop().create_task(self._listen(client, self._listen_ack))
+
+    async def _stop_listen(self) -> None:
+        task, self._listen_task = self._listen_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _listen(self, client: Any, ack: asyncio.Event) -> None:
+        """On the 2026 protocol, list changes and updates of subscribed resources arrive on a
+        ``subscriptions/listen`` stream."""
+        from mcp.client.subscriptions import ResourceUpdated
+
         try:
-            async with client.listen(tools_list_changed=True) as sub:
-                async for _event in sub:
-                    self._invalidate_tools()
+            async with client.listen(tools_list_changed=True, resource_subscriptions=sorted(self._subs)) as sub:
+                ack.set()
+                async for event in sub:
+                    if isinstance(event, ResourceUpdated):
+                        self._resource_updated(str(event.uri))
+                    else:
+                        self._invalidate_tools()
         except asyncio.CancelledError:
             raise
         except BaseException:  # noqa: BLE001 - older servers can't listen; they push notifications instead
             return
+        finally:
+            ack.set()
 
     async def _on_message(self, message: Any) -> None:
-        if getattr(message, "method", None) == "notifications/tools/list_changed":
+        method = getattr(message, "method", None)
+        if method == "notifications/tools/list_changed":
             self._invalidate_tools()
+        elif method == "notifications/resources/updated" and not self._modern:
+            # (2026 sessions hear it on the listen stream, which the SDK also passes here)
+            self._resource_updated(str(message.params.uri))
 
     def _invalidate_tools(self) -> None:
         self._tools = None
@@ -535,6 +566,9 @@ class MCPConnection:
             except (TimeoutError, Exception):  # noqa: BLE001 - a stuck transport is cancelled instead
                 owner.cancel()
         self.status = "closed"
+        for sub in self.subscriptions():
+            sub._end()
+        self._subs.clear()
         if self._errlog is not None:
             with contextlib.suppress(OSError):
                 self._errlog.close()

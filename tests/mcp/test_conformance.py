@@ -1,7 +1,7 @@
 """The official MCP conformance suite (``@modelcontextprotocol/conformance``, pinned in tests/mcp/node22) on the
 provisioned Node 22: its server scenarios against a kaizen-lab server serving the suite's fixtures
 (``conformance_server.py``) in one run, and its client scenarios against kaizen-lab's client
-(``conformance_client.py``). ``conformance-baseline.yaml`` lists the scenarios of features not offered yet."""
+(``conformance_client.py``). ``conformance-baseline.yaml`` lists the scenarios of features not offered yet (none at the moment)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ SERVER_MUST_PASS = {
     "tools-call-image", "tools-call-audio", "tools-call-embedded-resource", "tools-call-mixed-content",
     "tools-call-with-logging", "tools-call-error", "tools-call-with-progress", "tools-call-sampling",
     "tools-call-elicitation", "json-schema-2020-12", "elicitation-sep1034-defaults", "elicitation-sep1330-enums",
-    "resources-list", "resources-read-text", "resources-read-binary", "resources-templates-read", "prompts-list",
+    "resources-list", "resources-read-text", "resources-read-binary", "resources-templates-read",
+    "resources-subscribe", "resources-unsubscribe", "prompts-list",
     "prompts-get-simple", "prompts-get-with-args", "prompts-get-embedded-resource", "prompts-get-with-image",
     "dns-rebinding-protection",
 }
