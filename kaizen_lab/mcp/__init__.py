@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kaizen_lab.errors import MCPError
 from kaizen_lab.mcp._agent import AgentMCP, enable_mcp_tools, mcp_namespace
 from kaizen_lab.mcp._bridge import close_all, connections
 from kaizen_lab.mcp._forms import pending_forms
@@ -34,9 +35,17 @@ from kaizen_lab.mcp.discovery import MCPService, MCPServiceDiscovery
 from kaizen_lab.mcp.server import AgentMCPServer, MCPServerHandle, expose, load_agents
 
 
-def summary() -> dict[str, Any]:
+def summary(*, completions: bool = False) -> dict[str, Any]:
     """Every pooled connection as plain data: servers → tools with status, transport, latency, last error,
-    input schemas and the agents using them (the shape the MCP panel renders)."""
+    input schemas and the agents using them (the shape the MCP panel renders). With ``completions=True`` each
+    ready server is first asked for the completion values of its prompts' and templates' arguments."""
+    if completions:
+        for conn in connections():
+            if conn.status == "ready":
+                try:
+                    conn.completion_catalog()
+                except MCPError:
+                    pass  # the panel still shows the server, with its last error
     return {"servers": [conn.info() for conn in connections()]}
 
 

@@ -507,8 +507,11 @@ class MCPConnection(ResourceSubscriptions):
     async def alist_resource_templates(self) -> list[dict[str, Any]]:
         res = await on_loop(self._request("resources/templates/list", "", None,
                                           lambda c: c.list_resource_templates()))
+        from kaizen_lab.mcp._catalog import template_variables
+
         self.resource_templates = [{"uri_template": t.uri_template, "name": t.name, "description": t.description,
-                                    "mime_type": t.mime_type} for t in res.resource_templates]
+                                    "mime_type": t.mime_type, "variables": template_variables(t.uri_template)}
+                                   for t in res.resource_templates]
         return list(self.resource_templates)
 
     async def acomplete(self, ref: str, argument: str, value: str = "",
@@ -522,12 +525,23 @@ class MCPConnection(ResourceSubscriptions):
             types.ResourceTemplateReference(type="ref/resource", uri=target)
         res = await on_loop(self._request(f"completion/complete {ref}", "", None, lambda c: c.complete(
             reference, {"name": argument, "value": value}, dict(context) if context else None)))
-        return list(res.completion.values)
+        values = [str(v) for v in res.completion.values]
+        if not value and not context:  # the whole list for this argument: what the discovery panel shows
+            self.completions.setdefault(f"{kind}:{target}", {})[argument] = values
+        return values
+
+    async def acompletion_catalog(self) -> dict[str, dict[str, list[str]]]:
+        """The values ``completion/complete`` offers for every prompt argument and resource-template variable
+        (``{"prompt:NAME": {"arg": [...]}, "resource:TEMPLATE": {...}}``); kept for ``info()`` and the panel."""
+        from kaizen_lab.mcp._catalog import completion_catalog
+
+        return await completion_catalog(self)
 
     async def alist_prompts(self) -> list[dict[str, Any]]:
         res = await on_loop(self._request("prompts/list", "", None, lambda c: c.list_prompts()))
-        return [{"name": p.name, "description": p.description,
-                 "arguments": [a.name for a in (p.arguments or ())]} for p in res.prompts]
+        self.prompts = [{"name": p.name, "description": p.description,
+                         "arguments": [a.name for a in (p.arguments or ())]} for p in res.prompts]
+        return [dict(p) for p in self.prompts]
 
     async def aget_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         res = await on_loop(self._request(f"prompts/get {name}", "", None,
@@ -620,6 +634,10 @@ class MCPConnection(ResourceSubscriptions):
     def list_prompts(self) -> list[dict[str, Any]]:
         return self._sync(self.alist_prompts(), None)
 
+    def completion_catalog(self) -> dict[str, dict[str, list[str]]]:
+        """Sync form of ``acompletion_catalog``."""
+        return self._sync(self.acompletion_catalog(), None)
+
     def get_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         return self._sync(self.aget_prompt(name, arguments), None)
 
@@ -649,7 +667,8 @@ class MCPConnection(ResourceSubscriptions):
                 "last_error": self.last_error, "protocol_version": self.protocol_version, "calls": self.calls,
                 "errors": self.errors, "reconnects": self.reconnects, "used_by": sorted(self.users),
                 "capabilities": capability_names(self.capabilities), "content_types": dict(self.content_types),
-                "resource_templates": list(self.resource_templates),
+                "resource_templates": list(self.resource_templates), "prompts": list(self.prompts),
+                "completions": {ref: dict(args) for ref, args in self.completions.items()},
                 "client_offers": {"sampling": self.policy.sampling, "elicitation": self.policy.elicitation,
                                   "roots": True},
                 "tools": [{**t.to_dict(), "status": self._tool_status.get(t.name, "untried")} for t in tools]}
