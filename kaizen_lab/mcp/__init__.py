@@ -18,6 +18,7 @@ from kaizen_lab.errors import MCPError
 from kaizen_lab.mcp._agent import AgentMCP, enable_mcp_tools, mcp_namespace
 from kaizen_lab.mcp._bridge import close_all, connections
 from kaizen_lab.mcp._forms import pending_forms
+from kaizen_lab.mcp._oauth import MCPOAuth
 from kaizen_lab.mcp._requests import ClientPolicy
 from kaizen_lab.mcp._serverside import ClientModel
 from kaizen_lab.mcp._subscriptions import ResourceSubscription, ResourceUpdate
@@ -53,7 +54,7 @@ __all__ = [
     # agents
     "AgentMCP", "enable_mcp_tools", "mcp_namespace",
     # client
-    "ClientPolicy", "MCPConnection", "MCPContent", "MCPReadResult", "MCPTimeoutError", "MCPToolInfo",
+    "ClientPolicy", "MCPConnection", "MCPContent", "MCPOAuth", "MCPReadResult", "MCPTimeoutError", "MCPToolInfo",
     "MCPToolResult", "ResourceSubscription", "ResourceUpdate", "ServerSpec", "close_all", "connect", "connections",
     "pending_forms", "server_spec", "summary",
     # server

@@ -52,8 +52,19 @@ class ClientPolicy:
     roots: Sequence[str | os.PathLike[str]] | None = None
     log_level: str = "info"
     protocol: str = "auto"
+    #: OAuth for HTTP servers that ask for it: an ``MCPOAuth`` (``True`` for its defaults)
+    oauth: Any = None
 
     def __post_init__(self) -> None:
+        if self.oauth is True:
+            from kaizen_lab.mcp._oauth import MCPOAuth
+
+            self.oauth = MCPOAuth()
+        elif self.oauth is False:
+            self.oauth = None
+        elif self.oauth is not None and not hasattr(self.oauth, "provider"):
+            raise ConfigError(f"oauth= takes MCPOAuth(...) or True, got {type(self.oauth).__name__}", path="oauth",
+                              value=type(self.oauth).__name__, allowed="MCPOAuth, True, None")
         if self.protocol not in ("auto", "legacy") and not str(self.protocol).startswith("2026"):
             raise ConfigError(f"protocol must be 'auto', 'legacy' (2025 handshake) or a 2026 version such as "
                               f"'2026-07-28', got {self.protocol!r}", path="protocol", value=self.protocol,

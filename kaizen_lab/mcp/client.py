@@ -108,6 +108,7 @@ class MCPConnection(ResourceSubscriptions):
         self._subs: dict[str, list[ResourceSubscription]] = {}
         self._listen_task: asyncio.Task[None] | None = None
         self._listen_ack: asyncio.Event | None = None
+        self._oauth_flow: Any = None
         self._scopes: list[CallScope] = []
         self.name = spec.name
         self.connect_timeout = connect_timeout
@@ -211,7 +212,7 @@ class MCPConnection(ResourceSubscriptions):
 
                         self._http_client = await stack.enter_async_context(
                             httpx2.AsyncClient(headers=dict(self.spec.headers),
-                                               timeout=httpx2.Timeout(30.0, read=300.0),
+                                               timeout=httpx2.Timeout(30.0, read=300.0), auth=self._oauth(),
                                                event_hooks={"response": [self._on_http_response]}))
                     client = Client(self._transport(), message_handler=self._on_message,
                                     **self.handlers.client_kwargs())
@@ -268,6 +269,14 @@ class MCPConnection(ResourceSubscriptions):
             await asyncio.sleep(min(self.backoff * 2 ** (attempt - 1), 5.0))
         self._set_status("closed")
 
+    def _oauth(self) -> Any:
+        """The OAuth flow of this connection (kept across reconnects, so are its tokens), if it has one."""
+        if self.policy.oauth is None or self.spec.url is None:
+            return None
+        if self._oauth_flow is None:
+            self._oauth_flow = self.policy.oauth.provider(self.spec.url, show=self.current_display())
+        return self._oauth_flow
+
     def _connect_expired(self, ever_connected: bool) -> None:
         if self._client is None:
             self.last_error = f"no answer within connect_timeout={self.connect_timeout}s"
@@ -295,9 +304,16 @@ class MCPConnection(ResourceSubscriptions):
     async def _on_http_response(self, response: Any) -> None:
         # the SDK reports a refused request only as "Server returned an error response"; keep the status
         self._http_status = response.status_code
-        if response.status_code in (401, 403):
-            hint = ("send a bearer token: token='...' or headers={'Authorization': 'Bearer ...'}"
-                    if "Authorization" not in self.spec.headers else "the bearer token was refused; check it")
+        if response.status_code < 400:
+            self._http_refusal = None  # e.g. the 401 that started an OAuth flow which then succeeded
+        elif response.status_code in (401, 403):
+            if self.policy.oauth is not None:
+                hint = "OAuth authorization did not succeed"
+            elif "Authorization" in self.spec.headers:
+                hint = "the bearer token was refused; check it"
+            else:
+                hint = ("send a bearer token: token='...' or headers={'Authorization': 'Bearer ...'}, or "
+                        "authorize with oauth=True (or oauth=MCPOAuth(...))")
             self._http_refusal = f"HTTP {response.status_code} from {self.spec.url}: {hint}"
 
     def _start_listen(self, client: Any) -> None:
