@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from mcp import types
+from mcp.server.mcpserver import Context
 
 from kaizen_lab.agents import Agent
+from kaizen_lab.mcp import AgentMCPServer, connect
 from kaizen_lab.messages import ImagePart, Message, ToolCall
 from kaizen_lab.models.anthropic import AnthropicModel
 from kaizen_lab.models.base import ModelResponse, override_allow_real_requests
@@ -142,3 +146,34 @@ def test_cached_requests_differ_by_image() -> None:
     one = [Message("user", "look", images=(ImagePart(b"a", "image/png"),))]
     other = [Message("user", "look", images=(ImagePart(b"b", "image/png"),))]
     assert cache_key("m", one) != cache_key("m", other) != cache_key("m", [Message("user", "look")])
+
+
+def test_an_image_in_a_sampling_request_reaches_the_answering_model() -> None:
+    server = AgentMCPServer([Agent("echo", "q: str -> a: str", model="test")], name="asks")
+
+    @server.tool(name="describe_pixel", description="Asks the client's model about an image")
+    async def describe_pixel(ctx: Context) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sampling as a server request belongs to the 2025 protocol
+            result = await ctx.request_context.session.create_message(
+                messages=[types.SamplingMessage(role="user", content=[
+                    types.TextContent(type="text", text="What colour is this pixel?"),
+                    types.ImageContent(type="image", data=PNG, mime_type="image/png")])],
+                max_tokens=20, related_request_id=ctx.request_id)
+        return getattr(result.content, "text", "")
+
+    seen: list[Message] = []
+
+    def answer(messages: list[Message], info: Any) -> str:
+        seen.extend(messages)
+        return "red"
+
+    vision = FunctionModel(answer, name="vision", supports_images=True)
+    with server.serve("http", auth=False) as handle:
+        # sampling/createMessage as a server request: the 2025 handshake
+        conn = connect(handle, shared=False, protocol="legacy", sampling_model=vision)
+        assert conn.call_tool("describe_pixel", {}).text == "red"
+        conn.close()
+    (asked,) = seen
+    assert asked.content == "What colour is this pixel?"
+    assert asked.images == (ImagePart(PNG_BYTES, "image/png", "server asks"),)
