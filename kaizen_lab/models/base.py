@@ -20,10 +20,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from kaizen_lab._aio import run_sync
 from kaizen_lab.errors import RealRequestsForbiddenError
-from kaizen_lab.messages import Message, ToolCall, ToolSpec
+from kaizen_lab.messages import ImagePart, Message, ToolCall, ToolSpec
 
 __all__ = [
     "ALLOW_REAL_REQUESTS",
+    "ImagePart",
     "Message",
     "Model",
     "ModelBase",
