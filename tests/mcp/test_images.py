@@ -85,16 +85,20 @@ def test_anthropic_tool_result_carries_a_base64_image_block(mcp_handle: Any, wir
     assert image == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
 
 
-def test_a_model_that_takes_no_images_gets_a_placeholder_naming_the_image(mcp_handle: Any) -> None:
-    seen: list[Message] = []
-
+def _viewer(seen: list[Message]) -> Any:
+    """A model function that calls the image tool, then keeps the tool message it is given."""
     def reply(messages: list[Message], info: Any) -> Any:
         if messages[-1].role == "tool":
             seen.append(messages[-1])
             return json.dumps({"answer": "done"})
         return ModelResponse(tool_calls=(ToolCall("c1", "test_image_content", {}),), finish_reason="tool_calls")
 
-    _agent(FunctionModel(reply, name="text-only"), mcp_handle).execute(question="show me")
+    return reply
+
+
+def test_a_model_that_takes_no_images_gets_a_placeholder_naming_the_image(mcp_handle: Any) -> None:
+    seen: list[Message] = []
+    _agent(FunctionModel(_viewer(seen), name="text-only"), mcp_handle).execute(question="show me")
     assert seen[0].images == ()
     assert seen[0].content == (f"[image image/png, {len(PNG_BYTES)} bytes from tool test_image_content, "
                                "not shown: this model does not take images]")
@@ -102,14 +106,8 @@ def test_a_model_that_takes_no_images_gets_a_placeholder_naming_the_image(mcp_ha
 
 def test_a_model_that_takes_images_gets_the_bytes(mcp_handle: Any) -> None:
     seen: list[Message] = []
-
-    def reply(messages: list[Message], info: Any) -> Any:
-        if messages[-1].role == "tool":
-            seen.append(messages[-1])
-            return json.dumps({"answer": "done"})
-        return ModelResponse(tool_calls=(ToolCall("c1", "test_image_content", {}),), finish_reason="tool_calls")
-
-    result = _agent(FunctionModel(reply, name="vision", supports_images=True), mcp_handle).execute(question="x")
+    model = FunctionModel(_viewer(seen), name="vision", supports_images=True)
+    result = _agent(model, mcp_handle).execute(question="x")
     assert seen[0].images == (ImagePart(PNG_BYTES, "image/png", "tool test_image_content"),)
     called = next(e for e in result.events if e.kind == "tool_called")
     assert called.content == ({"type": "image", "size": len(PNG_BYTES), "mime_type": "image/png"},)
