@@ -66,7 +66,7 @@ class Message:
         """``content`` followed by a placeholder line per image: what a text-only model is given."""
         if not self.images:
             return self.content
-        return "\n".join([self.content, *(image.placeholder() for image in self.images)]).lstrip("\n")
+        return "\n".join([*([self.content] if self.content else []), *(image.placeholder() for image in self.images)])
 
     def without_images(self) -> Message:
         """This message for a text-only model: images replaced by placeholder lines in ``content``."""
