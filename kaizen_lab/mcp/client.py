@@ -271,10 +271,15 @@ class MCPConnection(ResourceSubscriptions):
 
     def _oauth(self) -> Any:
         """The OAuth flow of this connection (kept across reconnects, so are its tokens), if it has one."""
-        if self.policy.oauth is None or self.spec.url is None:
+        options = self.policy.oauth
+        if options is None and self.spec.oauth:
+            from kaizen_lab.mcp._oauth import MCPOAuth
+
+            options = MCPOAuth()
+        if options is None or self.spec.url is None:
             return None
         if self._oauth_flow is None:
-            self._oauth_flow = self.policy.oauth.provider(self.spec.url, show=self.current_display())
+            self._oauth_flow = options.provider(self.spec.url, show=self.current_display())
         return self._oauth_flow
 
     def _connect_expired(self, ever_connected: bool) -> None:
@@ -307,7 +312,7 @@ class MCPConnection(ResourceSubscriptions):
         if response.status_code < 400:
             self._http_refusal = None  # e.g. the 401 that started an OAuth flow which then succeeded
         elif response.status_code in (401, 403):
-            if self.policy.oauth is not None:
+            if self._oauth_flow is not None:
                 hint = "OAuth authorization did not succeed"
             elif "Authorization" in self.spec.headers:
                 hint = "the bearer token was refused; check it"

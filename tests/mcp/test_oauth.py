@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kaizen_lab.errors import ConfigError, UserError
-from kaizen_lab.mcp import ClientPolicy, MCPOAuth
+from kaizen_lab.mcp import ClientPolicy, MCPOAuth, server_spec
 from kaizen_lab.mcp._oauth import _code_from
 
 
@@ -31,3 +31,10 @@ def test_oauth_true_takes_the_defaults_and_other_values_are_refused() -> None:
 def test_the_code_and_state_come_from_the_redirect() -> None:
     assert _code_from("http://127.0.0.1:1/callback?code=abc&state=xyz") == ("abc", "xyz")
     assert _code_from("http://127.0.0.1:1/callback?error=access_denied") is None
+
+
+def test_a_config_entry_can_ask_for_oauth() -> None:
+    assert server_spec({"url": "http://127.0.0.1:9/mcp", "oauth": True}).oauth is True
+    assert server_spec({"url": "http://127.0.0.1:9/mcp"}).oauth is False
+    with pytest.raises(ConfigError, match="'oauth' is true or false"):
+        server_spec({"url": "http://127.0.0.1:9/mcp", "oauth": {"scopes": "x"}})
