@@ -136,7 +136,8 @@ class Retried:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MCPNotified:
     """Something an MCP server asked for or told during a run: ``what`` is sampling, elicitation, roots, log,
-    progress or cancelled; ``detail`` holds plain data (never secrets or payload bytes)."""
+    progress, cancelled, resource_updated or warning; ``detail`` holds plain data (never secrets or payload
+    bytes)."""
 
     run_id: str
     server: str

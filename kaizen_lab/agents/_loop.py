@@ -23,7 +23,7 @@ from kaizen_lab.errors import (
     UserError,
     redacted_cause,
 )
-from kaizen_lab.messages import Message, ToolCall
+from kaizen_lab.messages import ImagePart, Message, ToolCall
 from kaizen_lab.models._retry import observe_retries
 from kaizen_lab.models.base import ModelResponse
 
@@ -211,14 +211,16 @@ def _model_failed(state: RunState, t0: float, attempt: int, error: str) -> None:
     state.finish_step("model", t0, status="error", error=error, name=state.model)
 
 
-async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> str:
-    from kaizen_lab.agents.tools import result_text
+async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> Message:
+    """Run one tool call; its answer (text, and images a tool returned) as the ``tool`` message."""
+    from kaizen_lab.agents.tools import tool_output
     from kaizen_lab.security.redact import redact_text
 
     t0 = _perf()
     tool = agent.tools.get(call.name)
     error = None
     content: tuple[dict[str, Any], ...] = ()
+    images: tuple[ImagePart, ...] = ()
     source = tool.source if tool else "unknown"
     if tool is None:
         text = error = f"error: unknown tool {call.name!r}; available tools: {agent.tools.names()}"
@@ -226,20 +228,19 @@ async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> str:
         try:
             with ev.running(state.run_id):
                 result = await tool.call(dict(call.arguments))
-            as_text = getattr(result, "model_text", None)  # typed MCP content: text or clear placeholders
-            text = as_text() if callable(as_text) else result_text(result)
-            summary = getattr(result, "content_summary", None)
-            content = summary() if callable(summary) else ()
+            text, images, content = tool_output(result)
         except Exception as exc:  # noqa: BLE001 - fed back to the model, recorded in the event
             # the model (a provider outside) and the trace see the error, never a secret inside it
             text = error = redact_text(f"error: {type(exc).__name__}: {exc}")
     ms = (_perf() - t0) * 1000
     state.tool_calls += 1
     state.step_ms["tool"] = state.step_ms.get("tool", 0.0) + ms
+    message = Message("tool", text, tool_call_id=call.id, name=call.name, images=images)
     state.record(ev.ToolCalled(run_id=state.run_id, tool=call.name, arguments=dict(call.arguments),
-                               result_preview=text[:200], error=error, duration_ms=ms, source=source,
-                               content=content))
-    return text
+                               result_preview=message.text_with_placeholders()[:200], error=error, duration_ms=ms,
+                               source=source, content=content))
+    # a model that takes no images (or says nothing) gets a line naming each one: never silently lost
+    return message if getattr(agent.model, "supports_images", False) else message.without_images()
 
 
 async def call_model(state: RunState, agent: Agent, messages: list[Message],
@@ -258,8 +259,7 @@ async def call_model(state: RunState, agent: Agent, messages: list[Message],
                 tool=response.tool_calls[0].name))
         messages = [*messages, Message("assistant", response.text, tool_calls=response.tool_calls)]
         for call in response.tool_calls:
-            text = await _run_tool(state, agent, call)
-            messages.append(Message("tool", text, tool_call_id=call.id, name=call.name))
+            messages.append(await _run_tool(state, agent, call))
 
 
 async def model_phase(state: RunState, agent: Agent, inputs: Mapping[str, Any],

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaizen_lab.errors import UserError, did_you_mean
-from kaizen_lab.messages import ToolSpec
+from kaizen_lab.messages import ImagePart, ToolSpec
 
-__all__ = ["Tool", "ToolSet", "tool", "tool_from_function"]
+__all__ = ["Tool", "ToolSet", "tool", "tool_from_function", "tool_output"]
 
 _ARG_LINE = re.compile(r"^\s{2,}(\w+)(?:\s*\([^)]*\))?:\s*(.+)$")
 
@@ -117,6 +117,25 @@ def result_text(value: Any) -> str:
     from kaizen_lab.signatures.adapters import value_text
 
     return value_text(value)
+
+
+def tool_output(value: Any) -> tuple[str, tuple[ImagePart, ...], tuple[dict[str, Any], ...]]:
+    """What a tool's return value gives the model and the trace: ``(text, images, content summary)``.
+
+    An ``ImagePart`` (or a list of them) is an image; typed MCP results give their images whole and the other
+    items as text (``model_input``); anything else is rendered as text. The summary lists items by type and
+    size, never the payload."""
+    if isinstance(value, ImagePart) or (isinstance(value, list | tuple) and value
+                                         and all(isinstance(v, ImagePart) for v in value)):
+        images = (value,) if isinstance(value, ImagePart) else tuple(value)
+        return "", images, tuple({"type": "image", "mime_type": i.mime_type, "size": i.size} for i in images)
+    as_input = getattr(value, "model_input", None)
+    summary = getattr(value, "content_summary", None)
+    content = summary() if callable(summary) else ()
+    if callable(as_input):
+        text, images = as_input()
+        return text, tuple(images), content
+    return result_text(value), (), content
 
 
 class ToolSet:

@@ -191,9 +191,10 @@ def _caller(conn: MCPConnection, tool: str, agent: Any = None) -> Callable[[dict
         if result.is_error:
             raise MCPError(f"tool {tool!r} on MCP server {conn.name!r} failed: {result.text}", server=conn.name,
                            tool=tool)
-        # images, audio, links and resources travel whole: the loop gives the model their text or placeholders
-        # and records them in the trace by type and size
-        return result if result.has_media and result.structured is None else result.value
+        # images, audio, links and resources travel whole (even beside structured content, which would
+        # flatten them to JSON text): the loop gives the model the images and the other items' text, and
+        # records every item in the trace by type and size
+        return result if result.has_media else result.value
 
     return call
 

@@ -39,7 +39,9 @@ LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert"
 @dataclass
 class ClientPolicy:
     """How this client answers servers. ``elicitation="auto"`` picks a notebook form, else a terminal prompt
-    when stdin is a terminal, else ``headless_elicitation`` (``decline`` unless configured)."""
+    when stdin is a terminal, else ``headless_elicitation`` (``decline`` unless configured). ``protocol`` says
+    how the version is negotiated: ``"auto"`` (the newest both sides speak), ``"legacy"`` (the 2025
+    ``initialize`` handshake) or a 2026 version to adopt directly."""
 
     sampling: SamplingPolicy = "allow"
     sampling_model: Any = None
@@ -49,8 +51,24 @@ class ClientPolicy:
     elicit: Callable[[str, str, dict[str, Any]], Answer | None] | None = None
     roots: Sequence[str | os.PathLike[str]] | None = None
     log_level: str = "info"
+    protocol: str = "auto"
+    #: OAuth for HTTP servers that ask for it: an ``MCPOAuth`` (``True`` for its defaults)
+    oauth: Any = None
 
     def __post_init__(self) -> None:
+        if self.oauth is True:
+            from kaizen_lab.mcp._oauth import MCPOAuth
+
+            self.oauth = MCPOAuth()
+        elif self.oauth is False:
+            self.oauth = None
+        elif self.oauth is not None and not hasattr(self.oauth, "provider"):
+            raise ConfigError(f"oauth= takes MCPOAuth(...) or True, got {type(self.oauth).__name__}", path="oauth",
+                              value=type(self.oauth).__name__, allowed="MCPOAuth, True, None")
+        if self.protocol not in ("auto", "legacy") and not str(self.protocol).startswith("2026"):
+            raise ConfigError(f"protocol must be 'auto', 'legacy' (2025 handshake) or a 2026 version such as "
+                              f"'2026-07-28', got {self.protocol!r}", path="protocol", value=self.protocol,
+                              allowed="auto, legacy, 2026-07-28")
         if self.sampling not in ("allow", "ask", "deny"):
             raise ConfigError(f"sampling policy must be allow, ask or deny, got {self.sampling!r}",
                               path="sampling", value=self.sampling, allowed="allow, ask, deny")
@@ -95,7 +113,7 @@ class RequestHandlers:
     def client_kwargs(self) -> dict[str, Any]:
         return {"sampling_callback": self.sampling, "elicitation_callback": self.elicitation,
                 "list_roots_callback": self.list_roots, "logging_callback": self.logging,
-                "log_level": self.policy.log_level}
+                "log_level": self.policy.log_level, "mode": self.policy.protocol}
 
     def progress(self, scope: CallScope, value: float, total: float | None, message: str | None) -> None:
         scope.progress.append((value, total, message))
@@ -118,7 +136,7 @@ class RequestHandlers:
     async def sampling(self, context: Any, params: Any) -> Any:
         from mcp import types
 
-        from kaizen_lab.mcp.content import content_from_sdk
+        from kaizen_lab.mcp.content import content_from_sdk, model_input
         from kaizen_lab.messages import Message
         from kaizen_lab.models.base import ModelSettings
 
@@ -127,9 +145,10 @@ class RequestHandlers:
         prompt = []
         for message in params.messages:
             blocks = message.content if isinstance(message.content, list) else [message.content]
-            text = "\n".join(content_from_sdk(b).model_text() for b in blocks)
-            prompt.append(Message("assistant" if message.role == "assistant" else "user", text))
-        preview = prompt[-1].content[:200] if prompt else ""
+            # images in the request reach a model that takes them; the others get a line naming each
+            text, images = model_input((content_from_sdk(b) for b in blocks), f"server {self.conn.name}")
+            prompt.append(Message("assistant" if message.role == "assistant" else "user", text, images=images))
+        preview = prompt[-1].text_with_placeholders()[:200] if prompt else ""
         budget = self.policy.sampling_token_budget
         if policy == "deny" or (budget is not None and self.sampling_tokens + params.max_tokens > budget):
             reason = "sampling is denied by policy" if policy == "deny" else \

@@ -8,6 +8,7 @@ clients can ask ``completion/complete`` for its ``Literal`` inputs with a ``ref/
 
 from __future__ import annotations
 
+import asyncio
 import json
 import weakref
 from collections.abc import Callable
@@ -38,6 +39,12 @@ def literal_values(schema: dict[str, Any], argument: str) -> list[str]:
     return []
 
 
+def client_of(session: Any) -> Any:
+    """The client connection behind a request's session: each request gets its own session object, the
+    connection underneath is what stays one client (for per-client state: log level, subscriptions)."""
+    return getattr(session, "_connection", session)
+
+
 class _Levels:
     """The log level each client session asked for (``logging/setLevel``); ``info`` until it asks."""
 
@@ -45,10 +52,10 @@ class _Levels:
         self._by_session: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
     def set(self, session: Any, level: str) -> None:
-        self._by_session[session] = level
+        self._by_session[client_of(session)] = level
 
     def allows(self, session: Any, level: str) -> bool:
-        wanted = self._by_session.get(session, "info")
+        wanted = self._by_session.get(client_of(session), "info")
         return LOG_ORDER.index(level) >= LOG_ORDER.index(wanted)
 
 
@@ -84,12 +91,95 @@ def install(sdk_server: Any, kaizen: AgentMCPServer) -> None:
         return types.CompleteResult(completion=types.Completion(values=matching, total=len(matching),
                                                                 has_more=False))
 
+    watchers: ResourceWatchers = sdk_server.kaizen_watchers
+
+    async def subscribe(ctx: Any, params: Any) -> Any:
+        watchers.add(ctx.session, str(params.uri))
+        return types.EmptyResult()
+
+    async def unsubscribe(ctx: Any, params: Any) -> Any:
+        watchers.remove(ctx.session, str(params.uri))
+        return types.EmptyResult()
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # logging is deprecated for 2026 clients, still used by 2025 ones
+        warnings.simplefilter("ignore")  # logging and resources/subscribe are gone for 2026 clients, not 2025 ones
         low.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
+        low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
+        low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
     low.add_request_handler("completion/complete", types.CompleteRequestParams, complete)
     for name, agent in kaizen.agents.items():
         _add_agent_prompt(sdk_server, name, agent)
+
+
+def subscription_bus() -> Any:
+    """The SDK's in-process bus for ``subscriptions/listen`` streams, noting the loop its listeners live on."""
+    from mcp.server.subscriptions import InMemorySubscriptionBus
+
+    class Bus(InMemorySubscriptionBus):  # type: ignore[misc, valid-type]
+        loop: asyncio.AbstractEventLoop | None = None
+
+        def subscribe(self, listener: Any) -> Any:
+            self.loop = asyncio.get_running_loop()
+            return super().subscribe(listener)
+
+    return Bus()
+
+
+class ResourceWatchers:
+    """Who hears about which resource on one built server: 2025 sessions that sent ``resources/subscribe``
+    (told with ``notifications/resources/updated``) and 2026 ``subscriptions/listen`` streams (told through
+    the server's bus). Everything here runs on the server's loop except ``notify_threadsafe``."""
+
+    def __init__(self, bus: Any) -> None:
+        self.bus = bus
+        #: uri -> {client connection: a session object on it}
+        self.sessions: dict[str, dict[Any, Any]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, session: Any, uri: str) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.sessions.setdefault(uri, {})[client_of(session)] = session
+
+    def remove(self, session: Any, uri: str) -> None:
+        watching = self.sessions.get(uri, {})
+        watching.pop(client_of(session), None)
+        if not watching:
+            self.sessions.pop(uri, None)
+
+    async def notify(self, uri: str) -> int:
+        """Tell every subscriber of ``uri`` (or of a resource above it); returns how many sessions were told."""
+        from mcp.server.subscriptions import ResourceUpdated
+
+        from kaizen_lab.mcp._subscriptions import covers
+
+        told = 0
+        for subscribed, watching in list(self.sessions.items()):
+            if not covers(subscribed, uri):
+                continue
+            for session in list(watching.values()):
+                try:
+                    await session.send_resource_updated(uri)
+                    told += 1
+                except Exception:  # noqa: BLE001 - that client is gone: forget it
+                    self.remove(session, subscribed)
+        await self.bus.publish(ResourceUpdated(uri))
+        return told
+
+    def loops(self) -> set[asyncio.AbstractEventLoop]:
+        return {loop for loop in (self.loop, getattr(self.bus, "loop", None))
+                if loop is not None and not loop.is_closed()}
+
+
+async def resource_updated(servers: Any, uri: str) -> None:
+    """``notify(uri)`` on every built server, each on its own loop (a served handle runs on its thread's)."""
+    here = asyncio.get_running_loop()
+    for sdk_server in list(servers):
+        watchers: ResourceWatchers = sdk_server.kaizen_watchers
+        loop = next(iter(watchers.loops()), here)  # one server, one loop: both kinds of subscriber live there
+        if loop is here:
+            await watchers.notify(uri)
+        else:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(watchers.notify(uri), loop))
 
 
 def _add_agent_prompt(sdk_server: Any, name: str, agent: Any) -> None:
@@ -212,6 +302,8 @@ class ClientModel:
     provider = "mcp-client"
     hosted = False
     supports_structured_output = False
+    #: images travel to the client's model as ``image`` content of the sampling request
+    supports_images = True
 
     def __init__(self, fallback: Any = None, *, max_tokens: int = 1024, name: str = "sampling") -> None:
         self.fallback = fallback
@@ -240,9 +332,9 @@ class ClientModel:
             where = "outside an MCP tool call" if context is None else "for a client that offers no sampling"
             raise ModelError(f"ClientModel has no model to ask {where}; give it fallback='local' (or another "
                              "model) or call the agent from an MCP client that supports sampling")
-        system = "\n\n".join(m.content for m in messages if m.role == "system") or None
+        system = "\n\n".join(m.text_with_placeholders() for m in messages if m.role == "system") or None
         wire = [types.SamplingMessage(role="assistant" if m.role == "assistant" else "user",
-                                      content=types.TextContent(type="text", text=m.content or ""))
+                                      content=_sampling_content(types, m))
                 for m in messages if m.role != "system"]
         limit = getattr(settings, "max_tokens", None) or self.max_tokens
         temperature = getattr(settings, "temperature", None)
@@ -282,3 +374,13 @@ class ClientModel:
             needed[key] = types.CreateMessageRequest(method="sampling/createMessage", params=params)
         raise ModelError("the calling client must answer a sampling request first (the call is retried with the "
                          "answer)", provider=self.provider, retryable=False)
+
+
+def _sampling_content(types: Any, message: Any) -> Any:
+    """A message as sampling content: its text, followed by its images as ``image`` items."""
+    text = types.TextContent(type="text", text=message.content or "")
+    images = getattr(message, "images", ())
+    if not images:
+        return text
+    return ([text] if message.content else []) + [
+        types.ImageContent(type="image", data=image.base64(), mime_type=image.mime_type) for image in images]

@@ -28,6 +28,9 @@ class ServerSpec:
     url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     server: Any = field(default=None, repr=False, compare=False)
+    #: the entry asks for OAuth (``"oauth": true``): the connection authorizes with ``MCPOAuth()`` unless its
+    #: own ``oauth=`` option says more
+    oauth: bool = False
 
     def key(self) -> tuple[Any, ...]:
         """Identity used to share one connection between agents and nodes."""
@@ -68,7 +71,7 @@ def server_spec(value: Any, name: str | None = None) -> ServerSpec:
 
     Accepted: ``"python -m mcp_server_time"`` or ``["python", "-m", "mcp_server_time"]`` (stdio);
     ``"http://127.0.0.1:8765/mcp"`` (streamable HTTP); a dict in the Claude Desktop / Cursor / VS Code shape
-    (``{"command", "args", "env", "cwd"}`` or ``{"url", "headers", "token", "token_env"}``); the handle returned
+    (``{"command", "args", "env", "cwd"}`` or ``{"url", "headers", "token", "token_env", "oauth"}``); the handle returned
     by ``Agent.expose_as_mcp_server``; an ``MCPServer`` object (in-process, for tests).
     """
     if isinstance(value, ServerSpec):
@@ -117,7 +120,11 @@ def _spec_from_entry(entry: dict[str, Any], name: str | None) -> ServerSpec:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         url = str(entry["url"])
-        return ServerSpec(name or _name_from_url(url), "http", url=url, headers=headers)
+        oauth = entry.get("oauth", False)
+        if not isinstance(oauth, bool):
+            raise ConfigError(f"MCP server {name or url!r}: 'oauth' is true or false (for scopes, a client id and "
+                              "the rest, pass oauth=MCPOAuth(...) when connecting)", path="oauth", value=oauth)
+        return ServerSpec(name or _name_from_url(url), "http", url=url, headers=headers, oauth=oauth)
     if entry.get("command"):
         command = entry["command"]
         argv = shlex.split(command) if isinstance(command, str) and not entry.get("args") and " " in command \

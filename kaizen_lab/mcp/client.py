@@ -31,6 +31,7 @@ from kaizen_lab.mcp._requests import (
     new_scope,
 )
 from kaizen_lab.mcp._spec import ServerSpec, server_spec
+from kaizen_lab.mcp._subscriptions import ResourceSubscription, ResourceSubscriptions
 from kaizen_lab.mcp.content import (
     MCPReadResult,
     MCPToolResult,
@@ -76,11 +77,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-class MCPConnection:
+class MCPConnection(ResourceSubscriptions):
     """A long-lived session with one MCP server, shared by agents, notebook cells and Kailash nodes.
 
     Sync methods (``connect``, ``list_tools``, ``call_tool`` ...) work from scripts, notebook cells and worker
-    threads; the ``a``-prefixed forms are for async code. Every call is bounded by a timeout.
+    threads; the ``a``-prefixed forms are for async code. Every call is bounded by a timeout. Resource
+    subscriptions (``subscribe``/``unsubscribe``) come from ``ResourceSubscriptions``.
     """
 
     def __init__(self, spec: ServerSpec, *, connect_timeout: float = 10.0, call_timeout: float = 60.0,
@@ -100,6 +102,13 @@ class MCPConnection:
         self.content_types: dict[str, int] = {}
         self.capabilities: dict[str, Any] = {}
         self.resource_templates: list[dict[str, Any]] = []
+        self.prompts: list[dict[str, Any]] = []
+        #: completion values seen per reference (``prompt:NAME``/``resource:TEMPLATE``) and argument
+        self.completions: dict[str, dict[str, list[str]]] = {}
+        self._subs: dict[str, list[ResourceSubscription]] = {}
+        self._listen_task: asyncio.Task[None] | None = None
+        self._listen_ack: asyncio.Event | None = None
+        self._oauth_flow: Any = None
         self._scopes: list[CallScope] = []
         self.name = spec.name
         self.connect_timeout = connect_timeout
@@ -203,7 +212,7 @@ class MCPConnection:
 
                         self._http_client = await stack.enter_async_context(
                             httpx2.AsyncClient(headers=dict(self.spec.headers),
-                                               timeout=httpx2.Timeout(30.0, read=300.0),
+                                               timeout=httpx2.Timeout(30.0, read=300.0), auth=self._oauth(),
                                                event_hooks={"response": [self._on_http_response]}))
                     client = Client(self._transport(), message_handler=self._on_message,
                                     **self.handlers.client_kwargs())
@@ -224,21 +233,20 @@ class MCPConnection:
                     with contextlib.suppress(Exception):
                         self.capabilities = client.server_capabilities.model_dump(by_alias=True, exclude_none=True)
                     await self._opt_into_logging(client)
+                    await self._renew_subscriptions(client)
                     if ever_connected:
                         self.reconnects += 1
                         self._invalidate_tools()
                     ever_connected = True
                     attempt = 0
                     self.last_error = None
-                    listen = asyncio.get_running_loop().create_task(self._listen(client))
+                    self._start_listen(client)
                     self._set_status("ready")
                     try:
                         await self._dead.wait()
                     finally:
                         self._client = None
-                        listen.cancel()
-                        with contextlib.suppress(BaseException):
-                            await listen
+                        await self._stop_listen()
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # noqa: BLE001 - every transport failure becomes last_error
@@ -260,6 +268,19 @@ class MCPConnection:
             self._set_status("reconnecting")
             await asyncio.sleep(min(self.backoff * 2 ** (attempt - 1), 5.0))
         self._set_status("closed")
+
+    def _oauth(self) -> Any:
+        """The OAuth flow of this connection (kept across reconnects, so are its tokens), if it has one."""
+        options = self.policy.oauth
+        if options is None and self.spec.oauth:
+            from kaizen_lab.mcp._oauth import MCPOAuth
+
+            options = MCPOAuth()
+        if options is None or self.spec.url is None:
+            return None
+        if self._oauth_flow is None:
+            self._oauth_flow = options.provider(self.spec.url, show=self.current_display())
+        return self._oauth_flow
 
     def _connect_expired(self, ever_connected: bool) -> None:
         if self._client is None:
@@ -288,25 +309,56 @@ class MCPConnection:
     async def _on_http_response(self, response: Any) -> None:
         # the SDK reports a refused request only as "Server returned an error response"; keep the status
         self._http_status = response.status_code
-        if response.status_code in (401, 403):
-            hint = ("send a bearer token: token='...' or headers={'Authorization': 'Bearer ...'}"
-                    if "Authorization" not in self.spec.headers else "the bearer token was refused; check it")
+        if response.status_code < 400:
+            self._http_refusal = None  # e.g. the 401 that started an OAuth flow which then succeeded
+        elif response.status_code in (401, 403):
+            if self._oauth_flow is not None:
+                hint = "OAuth authorization did not succeed"
+            elif "Authorization" in self.spec.headers:
+                hint = "the bearer token was refused; check it"
+            else:
+                hint = ("send a bearer token: token='...' or headers={'Authorization': 'Bearer ...'}, or "
+                        "authorize with oauth=True (or oauth=MCPOAuth(...))")
             self._http_refusal = f"HTTP {response.status_code} from {self.spec.url}: {hint}"
 
-    async def _listen(self, client: Any) -> None:
-        """On the 2026 protocol, list changes arrive on a ``subscriptions/listen`` stream."""
+    def _start_listen(self, client: Any) -> None:
+        self._listen_ack = asyncio.Event()
+        self._listen_task = asyncio.get_running_loop().create_task(self._listen(client, self._listen_ack))
+
+    async def _stop_listen(self) -> None:
+        task, self._listen_task = self._listen_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _listen(self, client: Any, ack: asyncio.Event) -> None:
+        """On the 2026 protocol, list changes and updates of subscribed resources arrive on a
+        ``subscriptions/listen`` stream."""
+        from mcp.client.subscriptions import ResourceUpdated
+
         try:
-            async with client.listen(tools_list_changed=True) as sub:
-                async for _event in sub:
-                    self._invalidate_tools()
+            async with client.listen(tools_list_changed=True, resource_subscriptions=sorted(self._subs)) as sub:
+                ack.set()
+                async for event in sub:
+                    if isinstance(event, ResourceUpdated):
+                        self._resource_updated(str(event.uri))
+                    else:
+                        self._invalidate_tools()
         except asyncio.CancelledError:
             raise
         except BaseException:  # noqa: BLE001 - older servers can't listen; they push notifications instead
             return
+        finally:
+            ack.set()
 
     async def _on_message(self, message: Any) -> None:
-        if getattr(message, "method", None) == "notifications/tools/list_changed":
+        method = getattr(message, "method", None)
+        if method == "notifications/tools/list_changed":
             self._invalidate_tools()
+        elif method == "notifications/resources/updated" and not self._modern:
+            # (2026 sessions hear it on the listen stream, which the SDK also passes here)
+            self._resource_updated(str(message.params.uri))
 
     def _invalidate_tools(self) -> None:
         self._tools = None
@@ -476,8 +528,11 @@ class MCPConnection:
     async def alist_resource_templates(self) -> list[dict[str, Any]]:
         res = await on_loop(self._request("resources/templates/list", "", None,
                                           lambda c: c.list_resource_templates()))
+        from kaizen_lab.mcp._catalog import template_variables
+
         self.resource_templates = [{"uri_template": t.uri_template, "name": t.name, "description": t.description,
-                                    "mime_type": t.mime_type} for t in res.resource_templates]
+                                    "mime_type": t.mime_type, "variables": template_variables(t.uri_template)}
+                                   for t in res.resource_templates]
         return list(self.resource_templates)
 
     async def acomplete(self, ref: str, argument: str, value: str = "",
@@ -491,12 +546,23 @@ class MCPConnection:
             types.ResourceTemplateReference(type="ref/resource", uri=target)
         res = await on_loop(self._request(f"completion/complete {ref}", "", None, lambda c: c.complete(
             reference, {"name": argument, "value": value}, dict(context) if context else None)))
-        return list(res.completion.values)
+        values = [str(v) for v in res.completion.values]
+        if not value and not context:  # the whole list for this argument: what the discovery panel shows
+            self.completions.setdefault(f"{kind}:{target}", {})[argument] = values
+        return values
+
+    async def acompletion_catalog(self) -> dict[str, dict[str, list[str]]]:
+        """The values ``completion/complete`` offers for every prompt argument and resource-template variable
+        (``{"prompt:NAME": {"arg": [...]}, "resource:TEMPLATE": {...}}``); kept for ``info()`` and the panel."""
+        from kaizen_lab.mcp._catalog import completion_catalog
+
+        return await completion_catalog(self)
 
     async def alist_prompts(self) -> list[dict[str, Any]]:
         res = await on_loop(self._request("prompts/list", "", None, lambda c: c.list_prompts()))
-        return [{"name": p.name, "description": p.description,
-                 "arguments": [a.name for a in (p.arguments or ())]} for p in res.prompts]
+        self.prompts = [{"name": p.name, "description": p.description,
+                         "arguments": [a.name for a in (p.arguments or ())]} for p in res.prompts]
+        return [dict(p) for p in self.prompts]
 
     async def aget_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         res = await on_loop(self._request(f"prompts/get {name}", "", None,
@@ -535,6 +601,9 @@ class MCPConnection:
             except (TimeoutError, Exception):  # noqa: BLE001 - a stuck transport is cancelled instead
                 owner.cancel()
         self.status = "closed"
+        for sub in self.subscriptions():
+            sub._end()
+        self._subs.clear()
         if self._errlog is not None:
             with contextlib.suppress(OSError):
                 self._errlog.close()
@@ -586,6 +655,10 @@ class MCPConnection:
     def list_prompts(self) -> list[dict[str, Any]]:
         return self._sync(self.alist_prompts(), None)
 
+    def completion_catalog(self) -> dict[str, dict[str, list[str]]]:
+        """Sync form of ``acompletion_catalog``."""
+        return self._sync(self.acompletion_catalog(), None)
+
     def get_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         return self._sync(self.aget_prompt(name, arguments), None)
 
@@ -615,7 +688,8 @@ class MCPConnection:
                 "last_error": self.last_error, "protocol_version": self.protocol_version, "calls": self.calls,
                 "errors": self.errors, "reconnects": self.reconnects, "used_by": sorted(self.users),
                 "capabilities": capability_names(self.capabilities), "content_types": dict(self.content_types),
-                "resource_templates": list(self.resource_templates),
+                "resource_templates": list(self.resource_templates), "prompts": list(self.prompts),
+                "completions": {ref: dict(args) for ref, args in self.completions.items()},
                 "client_offers": {"sampling": self.policy.sampling, "elicitation": self.policy.elicitation,
                                   "roots": True},
                 "tools": [{**t.to_dict(), "status": self._tool_status.get(t.name, "untried")} for t in tools]}

@@ -3,8 +3,9 @@ URI and name, embedded resources, and blobs as bytes.
 
 ``MCPContent`` is one item of a tool result, a resource read or a prompt. It renders itself in a notebook (an
 ``<img>`` for images, an ``<audio>`` player, a link for resource links, escaped text otherwise), gives a model
-either its text or a clear placeholder (``[image image/png, 68 bytes]``), and summarises itself for traces by
-type and size (``{"type": "image", "mime_type": "image/png", "size": 68}``) without the payload.
+its image as an ``ImagePart`` (``as_image``; a model that takes no images turns it into a line naming it) or
+its text or a clear placeholder (``[resource link: name <uri>]``), and summarises itself for traces by type and
+size (``{"type": "image", "mime_type": "image/png", "size": 68}``) without the payload.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kaizen_lab.messages import ImagePart
+
 __all__ = ["ContentType", "MCPContent", "MCPReadResult", "MCPToolResult", "content_from_sdk", "contents_html",
-           "resource_contents_from_sdk", "text_of"]
+           "model_input", "resource_contents_from_sdk", "text_of"]
 
 ContentType = Literal["text", "image", "audio", "resource_link", "resource", "blob"]
 
@@ -80,6 +83,13 @@ class MCPContent:
         where = f" {self.uri}" if self.uri else ""
         return f"[{self.type}{where} {self.mime_type or 'application/octet-stream'}, {self.size} bytes]"
 
+    def as_image(self, source: str | None = None) -> ImagePart | None:
+        """The item as an image for a model (an image, or an embedded resource or blob with an ``image/`` type);
+        ``None`` for anything else."""
+        if self.data is None or not (self.type == "image" or (self.mime_type or "").startswith("image/")):
+            return None
+        return ImagePart(self.data, self.mime_type or "image/png", self.uri or source)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready data (binary payloads base64-encoded under ``data``)."""
         out = self.summary()
@@ -117,6 +127,20 @@ class MCPContent:
         if self.data is not None and self.mime_type in ("image/png", "image/jpeg", "image/gif"):
             bundle[self.mime_type] = base64.b64encode(self.data).decode("ascii")
         return bundle
+
+
+def model_input(items: Iterable[MCPContent], source: str) -> tuple[str, tuple[ImagePart, ...]]:
+    """``(text, images)`` for a model: images travel as ``ImagePart`` (a model that takes none turns each into a
+    placeholder line naming it), every other item as its text or placeholder."""
+    texts: list[str] = []
+    images: list[ImagePart] = []
+    for item in items:
+        image = item.as_image(source)
+        if image is not None:
+            images.append(image)
+        else:
+            texts.append(item.model_text())
+    return "\n".join(texts), tuple(images)
 
 
 def contents_html(items: Iterable[MCPContent]) -> str:
@@ -172,6 +196,13 @@ class MCPReadResult:
     def summary(self) -> list[dict[str, Any]]:
         return [c.summary() for c in self.contents]
 
+    def model_input(self) -> tuple[str, tuple[ImagePart, ...]]:
+        """``(text, images)`` for a model: images whole, other items as text (see ``model_input``)."""
+        return model_input(self.contents, self.uri)
+
+    def content_summary(self) -> tuple[dict[str, Any], ...]:
+        return tuple(self.summary())
+
     def _repr_html_(self) -> str:
         return f"<div><b>{html.escape(self.uri)}</b> ({html.escape(self.server)})</div>" + \
             contents_html(self.contents)
@@ -210,6 +241,10 @@ class MCPToolResult:
 
     def model_text(self) -> str:
         return self.text
+
+    def model_input(self) -> tuple[str, tuple[ImagePart, ...]]:
+        """``(text, images)`` for a model: the images whole (``ImagePart``), the other items as text."""
+        return model_input(self.content, f"tool {self.tool}")
 
     def content_summary(self) -> tuple[dict[str, Any], ...]:
         """Each item by type and size (no payload): what traces record."""

@@ -24,6 +24,7 @@ import secrets
 import socket
 import sys
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -124,6 +125,7 @@ class AgentMCPServer:
         self._resources: list[Any] = []
         self._prompts: list[Any] = []
         self.completers: list[Any] = []
+        self._built: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def add(self, agent: Any) -> None:
         """Add another agent as a tool; names must be unique."""
@@ -207,8 +209,13 @@ class AgentMCPServer:
             # served or pointed at (clients would otherwise start an OAuth flow against this server)
             kwargs["auth"] = AuthSettings.model_validate({"issuer_url": base, "resource_server_url": None,
                                                           "validate_token_resource": False})
+        from kaizen_lab.mcp._serverside import ResourceWatchers, subscription_bus
+
+        kwargs["subscriptions"] = bus = subscription_bus()
         server = _server_class()(self.name, **kwargs)
         server.kaizen = self
+        server.kaizen_watchers = ResourceWatchers(bus)
+        self._built.add(server)
         for fn, args, kw in self._extra:
             server.tool(*args, **kw)(fn)
         for fn, args, kw in self._resources:
@@ -219,6 +226,19 @@ class AgentMCPServer:
 
         install(server, self)
         return server
+
+    async def aresource_updated(self, uri: str) -> None:
+        """Tell the clients subscribed to ``uri`` (``resources/subscribe`` or a ``subscriptions/listen`` stream)
+        that it changed; they read it again."""
+        from kaizen_lab.mcp._serverside import resource_updated
+
+        await resource_updated(self._built, uri)
+
+    def resource_updated(self, uri: str, *, timeout: float = 10.0) -> None:
+        """Sync form of ``aresource_updated`` (from a notebook cell, a script or a tool on another thread)."""
+        from kaizen_lab._aio import run_sync
+
+        run_sync(self.aresource_updated(uri), timeout=timeout)
 
     def serve(self, transport: Literal["stdio", "http"] = "http", *, host: str = "127.0.0.1",
               port: int | None = None, token: str | None = None, auth: bool = True,

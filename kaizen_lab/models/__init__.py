@@ -1,6 +1,7 @@
 """Models behind one small async protocol: test models, OpenAI-compatible, Anthropic, the embedded local model."""
 
 from kaizen_lab.models.base import (
+    ImagePart,
     Message,
     Model,
     ModelBase,
@@ -17,7 +18,7 @@ from kaizen_lab.models.testing import FunctionModel, ScriptedModel, TestModel
 
 __all__ = [
     # protocol and records
-    "Message", "Model", "ModelBase", "ModelResponse", "ModelSettings", "RequestInfo", "ToolCall", "ToolSpec",
+    "ImagePart", "Message", "Model", "ModelBase", "ModelResponse", "ModelSettings", "RequestInfo", "ToolCall", "ToolSpec",
     "Usage",
     # resolution and the guard
     "override_allow_real_requests", "resolve_model",

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from kaizen_lab.errors import ModelError, UserError
+from kaizen_lab.messages import ImagePart, Message
 from kaizen_lab.models._retry import RetryPolicy, map_sdk_error, with_retries
 from kaizen_lab.models.base import ModelBase, ModelSettings, check_allow_real_requests
 from kaizen_lab.models.pricing import cost_for, normalize_prices
@@ -22,6 +23,26 @@ T = TypeVar("T")
 
 KEYLESS_HINT = ("or use a keyless model: model='local' (the embedded model), model='test', or "
                 "model='ollama:llama3.2' (a local Ollama server)")
+
+
+#: the image types both hosted APIs accept (OpenAI and Anthropic alike)
+WIRE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+def split_images(message: Message, *, allowed: bool) -> tuple[str, tuple[ImagePart, ...]]:
+    """``(text, images to send)`` for one message: images the provider can't take (the model takes none,
+    a role that can't carry them, a type outside ``WIRE_IMAGE_TYPES``) become placeholder lines in the text."""
+    if not message.images:
+        return message.content, ()
+    lines, send = [message.content] if message.content else [], []
+    for image in message.images:
+        if not allowed or message.role in ("system", "assistant"):
+            lines.append(image.placeholder())
+        elif image.mime_type not in WIRE_IMAGE_TYPES:
+            lines.append(image.placeholder(f"{image.mime_type} is not one of {', '.join(sorted(WIRE_IMAGE_TYPES))}"))
+        else:
+            send.append(image)
+    return "\n".join(lines), tuple(send)
 
 
 def is_loopback(url: str | None) -> bool:

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 from kaizen_lab.errors import ModelError, UserError
-from kaizen_lab.messages import Message, ToolCall, ToolSpec
-from kaizen_lab.models._hosted import HostedModel, response_body
+from kaizen_lab.messages import ImagePart, Message, ToolCall, ToolSpec
+from kaizen_lab.models._hosted import HostedModel, response_body, split_images
 from kaizen_lab.models._retry import RetryPolicy
 from kaizen_lab.models.base import ModelResponse, ModelSettings, Usage
 
@@ -33,25 +33,37 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls"
 StructuredMode = Literal["tool", "native", "none"]
 
 
-def to_anthropic_messages(messages: Sequence[Message]) -> tuple[str | None, list[dict[str, Any]]]:
-    """``(system, messages)`` in Messages API form."""
-    system = [m.content for m in messages if m.role == "system" and m.content]
+def _image_block(image: ImagePart) -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": image.mime_type, "data": image.base64()}}
+
+
+def to_anthropic_messages(messages: Sequence[Message], *,
+                          images: bool = True) -> tuple[str | None, list[dict[str, Any]]]:
+    """``(system, messages)`` in Messages API form. Images become ``image`` blocks with a base64 source, inside
+    the ``tool_result`` of a tool message; with ``images=False`` (or for a type the API refuses) each image is a
+    placeholder line instead."""
+    system = [m.text_with_placeholders() for m in messages if m.role == "system" and (m.content or m.images)]
     out: list[dict[str, Any]] = []
     for m in messages:
         if m.role == "system":
             continue
+        text, sendable = split_images(m, allowed=images)
         if m.role == "tool":
             role = "user"
+            result: Any = text
+            if sendable:
+                result = ([{"type": "text", "text": text}] if text else []) + [_image_block(i) for i in sendable]
             blocks: list[dict[str, Any]] = [{"type": "tool_result", "tool_use_id": m.tool_call_id or "",
-                                             "content": m.content}]
+                                             "content": result}]
         elif m.role == "assistant":
             role = "assistant"
-            blocks = [{"type": "text", "text": m.content}] if m.content else []
+            blocks = [{"type": "text", "text": text}] if text else []
             blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
                        for c in m.tool_calls]
         else:
             role = "user"
-            blocks = [{"type": "text", "text": m.content}]
+            blocks = [{"type": "text", "text": text}] if text or not sendable else []
+            blocks += [_image_block(image) for image in sendable]
         if not blocks:
             continue
         if out and out[-1]["role"] == role:
@@ -89,6 +101,7 @@ class AnthropicModel(HostedModel):
             or ``"none"``.
         prices: price overrides, ``{name: {input, output}}`` USD per 1M tokens.
         headers: extra HTTP headers sent with every request.
+        supports_images: send messages' images as ``image`` blocks (off: a placeholder line per image).
     """
 
     sdk_name = "anthropic"
@@ -101,13 +114,14 @@ class AnthropicModel(HostedModel):
                  provider_name: str = "anthropic", timeout: float = 60.0, max_retries: int = 3,
                  retry: RetryPolicy | None = None, settings: ModelSettings | None = None, max_tokens: int = 4096,
                  structured_output: StructuredMode = "tool", prices: Mapping[str, Any] | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None, supports_images: bool = True) -> None:
         if structured_output not in ("tool", "native", "none"):
             raise UserError(f"AnthropicModel(structured_output={structured_output!r}): use 'tool', 'native' "
                             "or 'none'")
         super().__init__(name, provider_name=provider_name, api_key=api_key, base_url=base_url, timeout=timeout,
                          max_retries=max_retries, retry=retry, settings=settings, prices=prices)
         self.max_tokens = max_tokens
+        self.supports_images = supports_images
         self.structured_output = structured_output
         self.supports_structured_output = structured_output != "none"
         self.headers = dict(headers or {})
@@ -118,7 +132,7 @@ class AnthropicModel(HostedModel):
 
     def _params(self, messages: Sequence[Message], settings: ModelSettings, tools: Sequence[ToolSpec] | None,
                 output_schema: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
-        system, wire = to_anthropic_messages(messages)
+        system, wire = to_anthropic_messages(messages, images=self.supports_images)
         params: dict[str, Any] = {"model": self.name, "messages": wire,
                                   "max_tokens": settings.max_tokens or self.max_tokens}
         if system:

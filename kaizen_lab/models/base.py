@@ -20,10 +20,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from kaizen_lab._aio import run_sync
 from kaizen_lab.errors import RealRequestsForbiddenError
-from kaizen_lab.messages import Message, ToolCall, ToolSpec
+from kaizen_lab.messages import ImagePart, Message, ToolCall, ToolSpec
 
 __all__ = [
     "ALLOW_REAL_REQUESTS",
+    "ImagePart",
     "Message",
     "Model",
     "ModelBase",
@@ -123,6 +124,8 @@ class ModelBase:
     hosted: bool = False
     #: whether the provider honours ``output_schema`` natively (structured output)
     supports_structured_output: bool = False
+    #: whether the model is given a message's ``images`` as images; the others get a placeholder line per image
+    supports_images: bool = False
 
     async def request(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
                       tools: Sequence[ToolSpec] | None = None,

@@ -55,7 +55,10 @@ class ResponseCache(Protocol):
 
 def _message_row(m: Message) -> list[Any]:
     # plain lists, not dataclasses.asdict (which deep-copies): the key is computed on every cached request
-    return [m.role, m.content, [[t.id, t.name, t.arguments] for t in m.tool_calls], m.tool_call_id, m.name]
+    row = [m.role, m.content, [[t.id, t.name, t.arguments] for t in m.tool_calls], m.tool_call_id, m.name]
+    if m.images:  # the images decide the answer too: their digests join the key
+        row.append([[i.mime_type, hashlib.sha256(i.data).hexdigest()] for i in m.images])
+    return row
 
 
 def cache_key(model_label: str, messages: Sequence[Message], settings: ModelSettings | None = None,
@@ -188,6 +191,7 @@ class CachedModel(ModelBase):
         self.provider = self.model.provider
         self.hosted = bool(getattr(self.model, "hosted", False))
         self.supports_structured_output = bool(getattr(self.model, "supports_structured_output", False))
+        self.supports_images = bool(getattr(self.model, "supports_images", False))
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()

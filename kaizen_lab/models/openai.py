@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from kaizen_lab.errors import ModelError
-from kaizen_lab.messages import Message, ToolCall, ToolSpec
-from kaizen_lab.models._hosted import HostedModel, response_body
+from kaizen_lab.messages import ImagePart, Message, ToolCall, ToolSpec
+from kaizen_lab.models._hosted import HostedModel, response_body, split_images
 from kaizen_lab.models._retry import RetryPolicy
 from kaizen_lab.models.base import ModelResponse, ModelSettings, Usage
 
@@ -27,24 +27,47 @@ _FINISH = {"stop": "stop", "tool_calls": "tool_calls", "function_call": "tool_ca
            "content_filter": "content_filter"}
 
 
-def to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """Our messages in Chat Completions form (system, user, assistant with tool calls, tool results)."""
+def _image_part(image: ImagePart) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": image.data_url()}}
+
+
+def to_openai_messages(messages: Sequence[Message], *, images: bool = True) -> list[dict[str, Any]]:
+    """Our messages in Chat Completions form (system, user, assistant with tool calls, tool results).
+
+    Images go as ``image_url`` content parts with data URLs. A tool message can carry text only, so the images
+    of tool results follow the run of tool messages in one user message, each group introduced by its call id;
+    with ``images=False`` (or for a type the API refuses) each image is a placeholder line instead."""
     out: list[dict[str, Any]] = []
+    tool_images: list[dict[str, Any]] = []
     for m in messages:
+        if m.role != "tool" and tool_images:
+            out.append({"role": "user", "content": tool_images})
+            tool_images = []
+        text, sendable = split_images(m, allowed=images)
         if m.role == "tool":
-            out.append({"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content})
+            if sendable:
+                text += f"\n[{len(sendable)} image(s) of this result follow in the next user message]"
+                tool_images.append({"type": "text", "text": f"Images returned by tool {m.name or ''} "
+                                                            f"(call {m.tool_call_id}):"})
+                tool_images += [_image_part(image) for image in sendable]
+            out.append({"role": "tool", "tool_call_id": m.tool_call_id or "", "content": text.lstrip("\n")})
             continue
-        item: dict[str, Any] = {"role": m.role, "content": m.content}
+        item: dict[str, Any] = {"role": m.role, "content": text}
+        if sendable:
+            item["content"] = ([{"type": "text", "text": text}] if text else []) + \
+                [_image_part(image) for image in sendable]
         if m.name and m.role in ("user", "system"):
             item["name"] = m.name
         if m.role == "assistant" and m.tool_calls:
-            item["content"] = m.content or None
+            item["content"] = text or None
             item["tool_calls"] = [
                 {"id": c.id, "type": "function",
                  "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)}}
                 for c in m.tool_calls
             ]
         out.append(item)
+    if tool_images:
+        out.append({"role": "user", "content": tool_images})
     return out
 
 
@@ -79,6 +102,8 @@ class OpenAIModel(HostedModel):
         strict: ask for strict schema adherence (the schema must then meet OpenAI's strict-mode rules).
         prices: price overrides for this model, ``{name: {input, output}}`` USD per 1M tokens.
         headers: extra HTTP headers sent with every request.
+        supports_images: send messages' images as ``image_url`` parts (turn off for text-only models; they
+            then get a placeholder line per image).
     """
 
     sdk_name = "openai"
@@ -91,9 +116,11 @@ class OpenAIModel(HostedModel):
                  provider_name: str = "openai", organization: str | None = None, project: str | None = None,
                  timeout: float = 60.0, max_retries: int = 3, retry: RetryPolicy | None = None,
                  settings: ModelSettings | None = None, structured_output: bool = True, strict: bool = False,
-                 prices: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> None:
+                 prices: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+                 supports_images: bool = True) -> None:
         super().__init__(name, provider_name=provider_name, api_key=api_key, base_url=base_url, timeout=timeout,
                          max_retries=max_retries, retry=retry, settings=settings, prices=prices)
+        self.supports_images = supports_images
         self.organization = organization
         self.project = project
         self.headers = dict(headers or {})
@@ -107,7 +134,7 @@ class OpenAIModel(HostedModel):
 
     def _params(self, messages: Sequence[Message], settings: ModelSettings, tools: Sequence[ToolSpec] | None,
                 output_schema: dict[str, Any] | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self.name, "messages": to_openai_messages(messages)}
+        params: dict[str, Any] = {"model": self.name, "messages": to_openai_messages(messages, images=self.supports_images)}
         if settings.temperature is not None:
             params["temperature"] = settings.temperature
         if settings.max_tokens is not None:

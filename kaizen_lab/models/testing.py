@@ -28,7 +28,7 @@ def estimate_tokens(text: str) -> int:
 
 
 def _usage(messages: Sequence[Message], text: str) -> Usage:
-    return Usage(sum(estimate_tokens(m.content) for m in messages), estimate_tokens(text))
+    return Usage(sum(estimate_tokens(m.text_with_placeholders()) for m in messages), estimate_tokens(text))
 
 
 def example_from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None, name: str = "") -> Any:
@@ -128,16 +128,21 @@ class TestModel(ModelBase):
 
 
 class FunctionModel(ModelBase):
-    """A model whose answers come from ``fn(messages, info)``; sync or async; returns str or ModelResponse."""
+    """A model whose answers come from ``fn(messages, info)``; sync or async; returns str or ModelResponse.
+
+    With ``supports_images=True`` ``fn`` receives messages' ``images``; otherwise (like a text-only model)
+    each image arrives as a placeholder line in ``content``."""
 
     provider = "function"
 
-    def __init__(self, fn: Callable[[list[Message], RequestInfo], Any], *, name: str | None = None) -> None:
+    def __init__(self, fn: Callable[[list[Message], RequestInfo], Any], *, name: str | None = None,
+                 supports_images: bool = False) -> None:
         self.fn = fn
         self.name = name or str(getattr(fn, "__name__", "function"))
         self.calls = 0
         self._lock = threading.Lock()
         self.supports_structured_output = True
+        self.supports_images = supports_images
 
     async def request(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
                       tools: Sequence[ToolSpec] | None = None,
@@ -147,7 +152,8 @@ class FunctionModel(ModelBase):
             self.calls += 1
         info = RequestInfo(tuple(tools or ()), output_schema, settings or ModelSettings(), index)
         start = time.perf_counter()
-        out = self.fn(list(messages), info)
+        given = list(messages) if self.supports_images else [m.without_images() for m in messages]
+        out = self.fn(given, info)
         if inspect.isawaitable(out):
             out = await out
         latency = (time.perf_counter() - start) * 1000

@@ -188,6 +188,11 @@ def mcp_connection_html(conn: MCPConnection) -> str:
                     f"<i>({_e(t.get('status'))})</i></li>" for t in info.get("tools", []))
     error = (f"<div style='color:#e53935'>last error: {_e(redact_text(str(info['last_error'])))}</div>"
              if info.get("last_error") else "")
+    offered = "".join(f"<li><code>{_e(ref)}</code> {_e(arg)} → {_e(', '.join(map(str, values[:8])))}</li>"
+                      for ref, args in (info.get("completions") or {}).items()
+                      for arg, values in args.items() if values)
+    if offered:
+        error += f"<div>completion values:<ul>{offered}</ul></div>"
     return (f"<div class='kaizen-mcp' style='{_BOX}'><b>MCP server {_e(info['name'])}</b> "
             f"<span style='color:{colour}'>{_e(info['status'])}</span> · {_e(info['transport'])} "
             f"<code>{_e(redact_text(str(info.get('target') or '')))}</code>{latency} · {info['calls']} calls, "

@@ -44,6 +44,18 @@ def test_served_agent_logs_reports_progress_completes_and_samples_the_callers_mo
         conn.close()
 
 
+@pytest.mark.parametrize(("level", "heard"), [("info", True), ("warning", False)])
+def test_log_level_a_client_sets_holds_for_its_later_calls(level: str, heard: bool) -> None:
+    # the 2025 handshake: the client asks logging/setLevel once; each later request has a new session object
+    triage = Agent("triage", "ticket: str -> route: str", model=FunctionModel(_routes, name="triage"))
+    with AgentMCPServer([triage]).serve("http", auth=False) as handle:
+        conn = connect(handle, shared=False, protocol="legacy", log_level=level)
+        assert conn.call_tool("triage", {"ticket": "printer on fire"}).structured == {"route": "desk"}
+        logs = [n.detail["data"] for n in conn.notifications if n.what == "log"]
+        assert ("agent 'triage' started" in logs) is heard, logs
+        conn.close()
+
+
 def test_client_model_outside_a_call_needs_a_fallback() -> None:
     lonely = Agent("lonely", "question: str -> answer: str", model=ClientModel(), max_retries=0)
     with pytest.raises(ModelError, match="fallback="):

@@ -46,7 +46,7 @@ def _content(message: Message) -> str:
     if message.tool_calls and not message.content:
         # A small local model never emits tool calls, but a conversation built elsewhere may contain them.
         return json.dumps([{"name": c.name, "arguments": c.arguments} for c in message.tool_calls])
-    return message.content
+    return message.text_with_placeholders()  # a text-only model: each image becomes a line naming it
 
 
 def render_chat(messages: Sequence[Message], *, template: str | None = None, system_prompt: str | None = None,
