@@ -86,7 +86,7 @@ class _Section(BaseModel):
 
 
 def _redacted(data: Any) -> Any:
-    from kaizen_lab.security.redact import redact
+    from kaizen_lab.redact import redact
 
     return redact(data)
 

@@ -44,7 +44,7 @@ class KaizenError(Exception):
 
     def __init__(self, message: str, *, events: Sequence[Any] = (), partial: Any = None) -> None:
         # secrets (API keys, bearer tokens ...) never reach an error message, its logs or a notebook output
-        from kaizen_lab.security.redact import redact_text
+        from kaizen_lab.redact import redact_text
 
         message = redact_text(message)
         super().__init__(message)
@@ -110,7 +110,7 @@ class ModelError(AgentRunError):
                  retryable: bool = False, retry_after: float | None = None, events: Sequence[Any] = (),
                  partial: Any = None) -> None:
         super().__init__(message, events=events, partial=partial)
-        from kaizen_lab.security.redact import redact
+        from kaizen_lab.redact import redact
 
         self.provider = provider
         self.status = status
@@ -182,7 +182,7 @@ class RedactedCause(Exception):
     secret. Keeps the original's type name (``original_type``) and traceback (where it happened)."""
 
     def __init__(self, original: BaseException) -> None:
-        from kaizen_lab.security.redact import redact_text
+        from kaizen_lab.redact import redact_text
 
         kind = type(original)
         self.original_type = f"{kind.__module__}.{kind.__qualname__}"
@@ -195,7 +195,7 @@ class RedactedCause(Exception):
 
 
 def _chain_is_clean(exc: BaseException | None, depth: int = 0) -> bool:
-    from kaizen_lab.security.redact import redact_text
+    from kaizen_lab.redact import redact_text
 
     if exc is None:
         return True

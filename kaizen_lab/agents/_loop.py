@@ -214,7 +214,7 @@ def _model_failed(state: RunState, t0: float, attempt: int, error: str) -> None:
 async def _run_tool(state: RunState, agent: Agent, call: ToolCall) -> Message:
     """Run one tool call; its answer (text, and images a tool returned) as the ``tool`` message."""
     from kaizen_lab.agents.tools import tool_output
-    from kaizen_lab.security.redact import redact_text
+    from kaizen_lab.redact import redact_text
 
     t0 = _perf()
     tool = agent.tools.get(call.name)

@@ -13,7 +13,7 @@ import ast
 import io
 import tokenize
 
-from kaizen_lab.security.redact import is_secret_key, redact_text
+from kaizen_lab.redact import is_secret_key, redact_text
 
 __all__ = ["secrets_in_code", "secrets_in_text"]
 

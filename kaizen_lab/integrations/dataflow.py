@@ -494,7 +494,7 @@ class ExecutionRecorder:
                 "output_tokens": run["output_tokens"], "total_tokens": run["input_tokens"] + run["output_tokens"],
                 "cost": run["cost"], "model_calls": run["model_calls"], "model": run["model"],
                 "parent_run_id": run["parent"], "error_type": event.error_type}
-        from kaizen_lab.security.redact import redact, redact_text
+        from kaizen_lab.redact import redact, redact_text
 
         try:  # records are traces: API keys, tokens and passwords in them are redacted like everywhere else
             self.store.record_execution(event.run_id, event.agent_id, redact(run["inputs"]),

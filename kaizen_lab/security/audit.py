@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from kaizen_lab.errors import ConfigError
-from kaizen_lab.security.redact import redact
+from kaizen_lab.redact import redact
 from kaizen_lab.security.witness import FileWitness, sign_checkpoint, verify_checkpoint
 
 __all__ = [
@@ -282,7 +282,7 @@ class AuditLogger:
     @property
     def location(self) -> str:
         """Where records are stored (a PostgreSQL URL is shown without its password)."""
-        from kaizen_lab.security.redact import redact_text
+        from kaizen_lab.redact import redact_text
 
         return redact_text(self._backend.target)
 

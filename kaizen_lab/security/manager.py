@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kaizen_lab.errors import AuthenticationError, AuthorizationError, ConfigError, did_you_mean
+from kaizen_lab.redact import Redactor
 from kaizen_lab.security.auth import ApiKeyStore, AuthResult, JWTAuthority, LockoutTracker, UserStore
 from kaizen_lab.security.rbac import AccessController, Decision
-from kaizen_lab.security.redact import Redactor
 
 __all__ = ["JWT_SECRET_ENV", "KaizenSecurityManager"]
 
