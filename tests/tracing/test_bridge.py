@@ -1,4 +1,4 @@
-"""Node spans for any Kailash workflow through ``KaizenTaskManager``: plain nodes, cycles, failures, agents."""
+"""Node spans for any Kailash workflow through the runtime's ``KaizenTaskManager``: nodes, cycles, failures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from kaizen_lab.agents import Agent
 from kaizen_lab.errors import AgentRunError
 from kaizen_lab.models import TestModel
 from kaizen_lab.runtime import run_workflow
-from kaizen_lab.tracing import KaizenTaskManager, Tracer, trace_workflow
+from kaizen_lab.runtime.bridge import KaizenTaskManager, trace_workflow
+from kaizen_lab.tracing import Tracer
 
 
 def _chain() -> WorkflowBuilder:
@@ -116,3 +117,9 @@ def test_compiled_debate_nests_each_turn_run_under_its_node_in_each_round(tracer
                     (3, "node", "debater_d1"), (4, "run", "d1"),
                     (1, "node", "judge")]
     assert len(trace.runs) == 5 and {r.trace_id for r in trace.runs} == {trace.run.run_id}
+
+
+def test_the_old_names_still_resolve_from_tracing() -> None:
+    import kaizen_lab.tracing as tracing
+
+    assert (tracing.KaizenTaskManager, tracing.trace_workflow) == (KaizenTaskManager, trace_workflow)

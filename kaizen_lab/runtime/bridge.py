@@ -5,6 +5,9 @@ both. ``KaizenTaskManager`` keeps Kailash's tracking in memory (``DeferredStorag
 written to disk) and records ``StepStarted``/``StepFinished`` (``step="node"``) for every node, cycle and
 cycle iteration, plus ``RunStarted``/``RunFinished`` for the workflow. It also tells active tracers the node
 types and the workflow's connections, which the monitor needs for execution graphs and data flow.
+
+It lives with the runtime (it is Kailash's side of the run), so tracing only consumes what it records;
+``kaizen_lab.tracing`` still resolves ``KaizenTaskManager`` and ``trace_workflow`` by their old names.
 """
 
 from __future__ import annotations
