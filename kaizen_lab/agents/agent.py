@@ -1,9 +1,8 @@
 """``Agent``: one signature, one model, optional tools and memory; one way to run it, typed results.
 
-``execute`` (sync, also inside Jupyter's running loop), ``aexecute``, ``batch``/``abatch``, ``stream``; and
-composition into Kailash workflows with ``to_workflow_node`` and ``to_workflow``. Methods that belong to outer
-layers (MCP, persistence, notebook) are one-line lazy doors in marked sections, and the roadmap's other names
-(``id``, ``capabilities``) sit together in one marked section; ``docs/roadmap-api.md`` maps them all.
+``execute`` (sync, also inside Jupyter's running loop), ``aexecute``, ``batch``/``abatch``, ``stream``. Methods
+the roadmap puts on ``Agent`` that belong to outer layers (workflows, MCP, persistence, notebook) are one-line
+lazy doors inherited from ``kaizen_lab._doors.AgentDoors``; ``docs/roadmap-api.md`` maps every roadmap name.
 """
 
 from __future__ import annotations
@@ -12,10 +11,11 @@ import asyncio
 import contextlib
 import queue
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kaizen_lab import events as ev
 from kaizen_lab._aio import background_loop, run_sync
+from kaizen_lab._doors import AgentDoors
 from kaizen_lab.agents._loop import run_agent
 from kaizen_lab.agents.memory import StateManager
 from kaizen_lab.agents.result import ExecutionResult
@@ -25,9 +25,6 @@ from kaizen_lab.models.base import ModelBase, ModelSettings
 from kaizen_lab.signatures.adapters import get_adapter
 from kaizen_lab.signatures.signature import Signature
 
-if TYPE_CHECKING:
-    from kailash.workflow.builder import WorkflowBuilder
-
 __all__ = ["Agent"]
 
 DEFAULT_SIGNATURE = "question: str -> answer: str"
@@ -35,7 +32,7 @@ DEFAULT_SIGNATURE = "question: str -> answer: str"
 DEFAULT_INPUT_ALIASES = {"task": "question"}
 
 
-class Agent:
+class Agent(AgentDoors):
     """An LLM agent bound to a signature.
 
     Args:
@@ -277,108 +274,10 @@ class Agent:
             raise UserError(f"agent {self.agent_id!r} has no memory; create it with memory=True")
         return self.memory.history(self.agent_id, session)
 
-    # -- MCP (thin delegates to kaizen_lab.mcp, imported on first use) -- begin ---------------------------
-    def expose_as_mcp_server(self, transport: str | None = None, host: str = "127.0.0.1", port: int | None = None,
-                             token: str | None = None, auth: bool = True) -> Any:
-        """Serve this agent as an MCP tool; see ``kaizen_lab.mcp.expose`` (HTTP comes back running). The
-        transport defaults to HTTP when a ``port`` is given (the roadmap's ``expose_as_mcp_server(port=8080)``),
-        else stdio."""
-        from kaizen_lab.mcp.server import expose
-
-        transport = transport or ("http" if port is not None else "stdio")
-        return expose(self, transport, host=host, port=port, token=token, auth=auth)  # type: ignore[arg-type]
-
-    def connect_to_mcp_servers(self, servers: Any, **options: Any) -> list[Any]:
-        """Connect to MCP servers (commands, URLs, config entries) and offer their tools to the model."""
-        from kaizen_lab.mcp._agent import mcp_namespace
-
-        return mcp_namespace(self).connect(servers, **options)
-
-    def enable_mcp_tools(self, capabilities: Any, **policy: Any) -> list[Any]:
-        """Discover MCP servers offering ``capabilities``, connect the best ones and bind their tools."""
-        from kaizen_lab.mcp._agent import enable_mcp_tools
-
-        return enable_mcp_tools(self, capabilities, **policy)
-
-    @property
-    def mcp(self) -> Any:
-        """This agent's MCP servers and tools (``agent.mcp.summary()``, ``agent.mcp.<tool>(...)``)."""
-        from kaizen_lab.mcp._agent import mcp_namespace
-
-        return mcp_namespace(self)
-
-    def __getattr__(self, name: str) -> Any:
-        # only reached when normal lookup fails: ``agent.mcp_<tool>`` calls a connected MCP tool
-        if name.startswith("mcp_") and "_mcp_namespace" in self.__dict__:
-            return getattr(self.__dict__["_mcp_namespace"], name[4:])
-        hint = "; no MCP server is connected (agent.connect_to_mcp_servers([...]))" if name.startswith("mcp_") else ""
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{hint}")
-    # -- MCP -- end ---------------------------------------------------------------------------------------
-
-    # -- persistence (thin delegate to kaizen_lab.integrations.dataflow) -- begin -------------------------
-    def enable_dataflow_persistence(self, url: str | None = None, *, records: bool = True,
-                                    session: str | None = "default") -> Any:
-        """Keep memory and one execution record per run in DataFlow (SQLite under ``.kaizen/`` by default,
-        PostgreSQL by URL); memory then survives a restart, and runs that name no session continue
-        ``session``. Returns the ``DataFlowStore``."""
-        from kaizen_lab.integrations.dataflow import enable_persistence
-
-        return enable_persistence(self, url, records=records, session=session)
-    # -- persistence -- end -------------------------------------------------------------------------------
-
-    # -- roadmap spellings (kept here, in one place; docs/roadmap-api.md maps every roadmap call) -------------
     @property
     def id(self) -> str:
         """The roadmap's name for ``agent_id``."""
         return self.agent_id
-
-    @property
-    def capabilities(self) -> list[str]:
-        """What this agent offers other programs: the MCP tool names ``expose_as_mcp_server`` publishes (an
-        agent is one tool, described by its signature)."""
-        from kaizen_lab.mcp.server import tool_name_for
-
-        return [tool_name_for(self)]
-    # -- roadmap spellings -- end ----------------------------------------------------------------------------
-
-    # -- composition --------------------------------------------------------------------------------------
-    def to_workflow_node(self, node_id: str | None = None) -> Any:
-        """A registered Kailash node running this agent (for ``WorkflowBuilder.add_node_instance``)."""
-        from kaizen_lab.runtime.nodes import agent_node
-
-        return agent_node(self, node_id or self.agent_id)
-
-    def to_workflow(self) -> WorkflowBuilder:
-        """The compiled signature workflow (inputs → model → outputs) with this agent's config injected."""
-        from kaizen_lab.runtime.compiler import compile_agent
-
-        return compile_agent(self)
-
-    def run_workflow(self, **inputs: Any) -> ExecutionResult:
-        """Run the compiled workflow on LocalRuntime (the same steps as ``execute``)."""
-        from kaizen_lab.runtime.execute import run_agent_workflow
-
-        return run_agent_workflow(self, inputs)
-
-    # -- notebook (thin delegates to kaizen_lab.notebook, imported on first use) -- begin -------------------
-    def playground(self) -> Any:
-        """A form for this agent's inputs with a Run button, result card and history (ipywidgets)."""
-        from kaizen_lab.notebook import playground
-
-        return playground(self)
-
-    def debug(self, **inputs: Any) -> Any:
-        """The step-through debugger over this agent's compiled workflow, on ``inputs``."""
-        from kaizen_lab.notebook import debugger
-
-        return debugger(self, **inputs)
-
-    def panel(self) -> Any:
-        """This agent's execution graph (input → model → output) as a Plotly figure."""
-        from kaizen_lab.notebook import show_graph
-
-        return show_graph(self)
-    # -- notebook -- end ------------------------------------------------------------------------------------
 
     def to_spec(self) -> dict[str, Any]:
         """A JSON-friendly description (no live objects, no secrets) used by export and deployment."""

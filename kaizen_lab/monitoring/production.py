@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kaizen_lab._doors import MonitoringDoors
 from kaizen_lab.monitoring.engine import Alert, AlertEvaluator, Silence
 from kaizen_lab.monitoring.history import MetricHistory
 from kaizen_lab.monitoring.metrics import (
@@ -60,7 +61,7 @@ def _store_fill(path: Path, max_runs: int | None) -> Callable[[], float]:
     return probe
 
 
-class ProductionMonitoring:
+class ProductionMonitoring(MonitoringDoors):
     """Monitoring with alerting for a deployment, this process, or a remote ``/metrics``.
 
     Args:
@@ -118,7 +119,6 @@ class ProductionMonitoring:
         self.webhooks = webhook_notifiers(m.webhooks)
         self.alert_manager = AlertEvaluator(self.rules, self.history, notifiers=[*self.webhooks, *notifiers],
                                             log_store=alert_log, repeat_interval_s=m.repeat_interval_s, clock=clock)
-        self._dashboards: list[Any] = []
 
     # ------------------------------------------------------------------------------------------ setup
 
@@ -179,14 +179,6 @@ class ProductionMonitoring:
         from kaizen_lab.monitoring.export import write_export
 
         return write_export(out, config=self.config, **options)
-
-    def dashboard(self, *, window_s: float = 600.0) -> Any:
-        """A live dashboard widget (notebook): requests/s, latency p50/p95, errors, tokens, cost, alerts."""
-        from kaizen_lab.notebook.widgets.monitoring import MonitoringDashboard
-
-        board = MonitoringDashboard(self, window_s=window_s)
-        self._dashboards.append(board)
-        return board
 
     @property
     def alerting_configured(self) -> tuple[bool, str]:

@@ -1,28 +1,28 @@
 """``Signature``: the typed contract of an agent (inputs -> outputs, instructions, demos).
 
 Immutable, hashable and compared by content. Values are validated and coerced with pydantic models built once
-per signature. Compilation to a Kailash workflow lives in ``kaizen_lab.runtime`` and is imported on use.
+per signature. A signature builds no agents: compilation to a Kailash workflow (``compile_to_workflow``,
+``to_node``) and prompt optimization are doors (``kaizen_lab._doors.SignatureDoors``) to the runtime and the
+optimizer.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kaizen_lab._doors import SignatureDoors
 from kaizen_lab.errors import SignatureError, UserError, did_you_mean
 from kaizen_lab.signatures.fields import MISSING, FieldSpec, _FieldMarker, type_repr
 from kaizen_lab.signatures.grammar import clean_instructions, parse_signature_text
-
-if TYPE_CHECKING:
-    from kailash.workflow.builder import WorkflowBuilder
 
 __all__ = ["Signature"]
 
 Demo = Mapping[str, Any]
 
 
-class Signature:
+class Signature(SignatureDoors):
     """The typed contract of an agent.
 
     Build one from text (``Signature.parse("question: str -> answer: str")`` or ``Signature("...")``), from a
@@ -201,7 +201,7 @@ class Signature:
         return Signature(inputs=self._inputs, outputs=self._outputs, instructions=self._instructions,
                          demos=demos, name=self._name)
 
-    # -- prompts (the roadmap's spellings; optimization is a door to kaizen_lab.optimize) ---------------------
+    # -- prompts (the roadmap's spellings; ``optimize_prompt`` is a door in kaizen_lab._doors) ------------
     def generate_prompt(self, adapter: Any = "json") -> str:
         """The prompt the model is given for this signature: the adapter's system message (instructions, fields,
         answer format), then each demo as the user/assistant exchange the adapter sends."""
@@ -221,14 +221,6 @@ class Signature:
             raise UserError("with_optimized_prompt takes instructions text or the result of "
                             "PromptOptimizer().optimize_signature_prompt(signature, data) for this signature")
         return self.with_instructions(best.instructions).with_demos(best.demos)
-
-    def optimize_prompt(self, training_data: Sequence[Mapping[str, Any]], *, model: Any = None,
-                        **options: Any) -> Signature:
-        """The signature with the best instructions and demos ``PromptOptimizer(**options)`` finds on
-        ``training_data`` (labelled dicts of input and output fields) using ``model``."""
-        from kaizen_lab.optimize.prompt import PromptOptimizer
-
-        return PromptOptimizer(**options).optimize(self, training_data, model=model).signature
 
     # -- schemas and validation -------------------------------------------------------------------------
     def _model(self, role: str) -> Any:
@@ -296,47 +288,6 @@ class Signature:
         # the model's attributes are f0, f1, ... (aliases carry the names) in field order
         return dict(zip(self.input_names if role == "input" else self.output_names, obj.__dict__.values(),
                         strict=True))
-
-    # -- compilation ------------------------------------------------------------------------------------
-    def compile_to_workflow(self, model: Any = "test", *, agent_id: str = "signature",
-                            **agent_config: Any) -> WorkflowBuilder:
-        """A Kailash ``WorkflowBuilder`` with three registered nodes: ``input`` (validate inputs) →
-        ``model`` (format, call, parse) → ``output`` (validated output fields).
-
-        Args:
-            model: a model string (``"test"``, ``"openai:gpt-4o-mini"``) or a model object.
-            agent_id: the id the nodes' events carry.
-            **agent_config: further ``Agent`` options (``max_retries``, ``adapter``, ``tools`` ...).
-        """
-        from kaizen_lab.runtime.compiler import compile_agent
-
-        return compile_agent(self._agent_for(model, agent_id, agent_config))
-
-    def _agent_for(self, model: Any, agent_id: str, options: dict[str, Any]) -> Any:
-        """The agent behind compiled workflows, kept alive by this signature.
-
-        Compiled nodes find their agent through a weak in-process reference; without a strong one a model
-        object (or namespace types) would be lost and the nodes would rebuild the agent from JSON config.
-        One agent per (model, options) keeps this bounded; agents with memory are never shared.
-        """
-        from kaizen_lab.agents.agent import Agent
-
-        if options.get("memory"):
-            agent = Agent(agent_id, self, model=model, **options)
-            self._cache.setdefault("agents_with_memory", []).append(agent)
-            return agent
-        key = (agent_id, model if isinstance(model, str) else id(model), repr(sorted(options.items())))
-        agents = self.memo("agents", dict)
-        agent = agents.get(key)
-        if agent is None:
-            agent = agents[key] = Agent(agent_id, self, model=model, **options)
-        return agent
-
-    def to_node(self, node_id: str = "signature", model: Any = "test") -> Any:
-        """One registered Kailash node running the whole signature (for ``add_node_instance``)."""
-        from kaizen_lab.runtime.nodes import signature_node
-
-        return signature_node(self, node_id=node_id, model=model)
 
     # -- serialisation ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
