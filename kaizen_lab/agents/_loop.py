@@ -26,6 +26,7 @@ from kaizen_lab.errors import (
 from kaizen_lab.messages import ImagePart, Message, ToolCall
 from kaizen_lab.models._retry import observe_retries
 from kaizen_lab.models.base import ModelResponse
+from kaizen_lab.signatures.adapters import retry_prompt
 
 if TYPE_CHECKING:
     from kaizen_lab.agents.agent import Agent
@@ -278,10 +279,8 @@ async def model_phase(state: RunState, agent: Agent, inputs: Mapping[str, Any],
                 raise state.fail(exc) from None
             state.retries += 1
             state.record(ev.Retried(run_id=state.run_id, attempt=attempt + 1, reason=exc.reason))
-            keys = ", ".join(signature.output_names)
             messages = [*messages, Message("assistant", response.text),
-                        Message("user", f"That answer could not be used: {exc.reason}. Answer again with one "
-                                        f"JSON object with the keys {keys} and nothing else.")]
+                        Message("user", retry_prompt(agent.adapter, signature, exc.reason))]
             attempt += 1
 
 

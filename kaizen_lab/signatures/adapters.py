@@ -2,7 +2,8 @@
 
 ``JSONAdapter`` asks for one JSON object (and offers the output JSON Schema to models that support structured
 output); it accepts the object bare, fenced or embedded in prose. ``FieldMarkerAdapter`` uses
-``[[ ## field ## ]]`` markers, for models that write prose better than JSON.
+``[[ ## field ## ]]`` markers, for models that write prose better than JSON. Each adapter also writes the
+message that asks the model again after an unusable answer (``retry_prompt``), in its own answer format.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from kaizen_lab.errors import OutputParseError
 from kaizen_lab.messages import Message
 from kaizen_lab.signatures.signature import Signature
 
-__all__ = ["Adapter", "FieldMarkerAdapter", "JSONAdapter", "get_adapter", "value_text"]
+__all__ = ["Adapter", "FieldMarkerAdapter", "JSONAdapter", "get_adapter", "retry_prompt", "value_text"]
 
 DEFAULT_INSTRUCTIONS = "Given the input fields, produce the output fields."
 
@@ -29,7 +30,17 @@ class Adapter(Protocol):
 
     def parse(self, signature: Signature, text: str) -> dict[str, Any]: ...
 
-    # optional: ``user_prompt(signature, inputs) -> str``, the user's turn as remembered in a session
+    # optional: ``user_prompt(signature, inputs) -> str``, the user's turn as remembered in a session;
+    # ``retry_prompt(signature, reason) -> str``, the request to answer again after an unusable answer
+
+
+def retry_prompt(adapter: Adapter, signature: Signature, reason: str) -> str:
+    """The user message asking the model again after an answer ``adapter`` could not parse (``reason``): the
+    adapter's own ``retry_prompt`` when it has one, else a request to keep the format the prompt asked for."""
+    own = getattr(adapter, "retry_prompt", None)
+    if callable(own):
+        return str(own(signature, reason))
+    return f"That answer could not be used: {reason}. Answer again in the format asked for above."
 
 
 def value_text(value: Any) -> str:
@@ -59,9 +70,17 @@ class JSONAdapter:
         if signature.input_fields:
             parts.append("Input fields:\n" + _describe(signature.input_fields))
         parts.append("Output fields:\n" + _describe(signature.output_fields))
-        keys = ", ".join(f'"{n}"' for n in signature.output_names)
-        parts.append(f"Answer with one JSON object with the keys {keys} and nothing else.")
+        parts.append(self.answer_format(signature))
         return "\n\n".join(parts)
+
+    def answer_format(self, signature: Signature) -> str:
+        """How the answer must be written (the system prompt's last part, repeated when asking again)."""
+        keys = ", ".join(f'"{n}"' for n in signature.output_names)
+        return f"Answer with one JSON object with the keys {keys} and nothing else."
+
+    def retry_prompt(self, signature: Signature, reason: str) -> str:
+        """The request to answer again after an answer that could not be used (``reason``)."""
+        return f"That answer could not be used: {reason}. {self.answer_format(signature)}"
 
     def user_prompt(self, signature: Signature, inputs: Mapping[str, Any]) -> str:
         if len(signature.input_fields) == 1 and signature.input_fields[0].name in inputs:
@@ -102,14 +121,9 @@ class FieldMarkerAdapter(JSONAdapter):
     name = "field_marker"
     _MARKER = re.compile(r"\[\[\s*##\s*(\w+)\s*##\s*\]\]")
 
-    def system_prompt(self, signature: Signature) -> str:
-        parts = [signature.instructions or DEFAULT_INSTRUCTIONS]
-        if signature.input_fields:
-            parts.append("Input fields:\n" + _describe(signature.input_fields))
-        parts.append("Output fields:\n" + _describe(signature.output_fields))
+    def answer_format(self, signature: Signature) -> str:
         layout = "\n".join(f"[[ ## {n} ## ]]\n<{n}>" for n in signature.output_names)
-        parts.append(f"Answer in exactly this layout:\n{layout}\n[[ ## completed ## ]]")
-        return "\n\n".join(parts)
+        return f"Answer in exactly this layout:\n{layout}\n[[ ## completed ## ]]"
 
     def assistant_text(self, signature: Signature, outputs: Mapping[str, Any]) -> str:
         body = "\n".join(f"[[ ## {k} ## ]]\n{value_text(outputs[k])}" for k in signature.output_names if k in outputs)

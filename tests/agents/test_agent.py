@@ -99,6 +99,21 @@ def test_unparseable_answer_is_retried_with_the_error_fed_back() -> None:
     assert [e.kind for e in result.events].count("retried") == 1
 
 
+def test_field_marker_retry_asks_for_field_markers_not_json() -> None:
+    prompts = []
+
+    def fn(messages, info):
+        prompts.append([m.content for m in messages])
+        return "no markers" if info.call_index == 0 else "[[ ## answer ## ]]\nok\n[[ ## confidence ## ]]\n1"
+
+    agent = Agent("qa", QA, model=FunctionModel(fn), max_retries=1, adapter="field_marker")
+    assert agent.execute(question="q").answer == "ok"
+    retry = prompts[1][-1]
+    assert "could not be used: no [[ ## field ## ]] markers found" in retry
+    assert "[[ ## answer ## ]]" in retry and "[[ ## confidence ## ]]" in retry and "[[ ## completed ## ]]" in retry
+    assert "JSON" not in retry
+
+
 def test_retries_exhausted_raise_with_raw_output_and_events() -> None:
     agent = Agent("qa", QA, model=ScriptedModel(["nope", "still nope"]), max_retries=1)
     with pytest.raises(OutputParseError) as info:

@@ -9,7 +9,7 @@ import pytest
 from kaizen_lab.errors import OutputParseError, UserError
 from kaizen_lab.models.base import Message
 from kaizen_lab.signatures import Signature
-from kaizen_lab.signatures.adapters import FieldMarkerAdapter, JSONAdapter, get_adapter
+from kaizen_lab.signatures.adapters import FieldMarkerAdapter, JSONAdapter, get_adapter, retry_prompt
 
 from .conftest import NAMESPACE, Priority, Ticket
 
@@ -156,3 +156,27 @@ def test_system_prompt_is_memoised_per_signature() -> None:
     assert first.content is second.content
     other = json_adapter.format(QA.with_instructions("Different."), {"question": "a"})[0]
     assert other.content.startswith("Different.")
+
+
+def test_each_adapter_asks_again_in_its_own_format() -> None:
+    assert retry_prompt(json_adapter, QA, "bad") == ('That answer could not be used: bad. Answer with one JSON '
+                                                     'object with the keys "answer", "confidence" and nothing else.')
+    marker = retry_prompt(marker_adapter, QA, "bad")
+    assert marker.startswith("That answer could not be used: bad. Answer in exactly this layout:")
+    assert "[[ ## answer ## ]]\n<answer>\n[[ ## confidence ## ]]" in marker and "JSON" not in marker
+    # the system prompt ends with the same answer format the retry repeats
+    assert marker_adapter.system_prompt(QA).endswith(marker_adapter.answer_format(QA))
+
+
+def test_an_adapter_without_its_own_retry_prompt_keeps_its_format() -> None:
+    class Plain:
+        name = "plain"
+
+        def format(self, signature, inputs, demos=(), history=()):
+            return []
+
+        def parse(self, signature, text):
+            return {}
+
+    assert retry_prompt(Plain(), QA, "bad") == ("That answer could not be used: bad. Answer again in the format "
+                                                "asked for above.")
