@@ -116,8 +116,22 @@ class Agent(AgentDoors):
 
     @property
     def model_label(self) -> str:
+        """The model as ``provider:name`` (``"test:test"``, ``"openai:gpt-4o-mini"``): how events, results and
+        metrics name it. Reading it resolves the model, as a run does."""
         model = self.model
         return getattr(model, "label", None) or f"{model.provider}:{model.name}"
+
+    @property
+    def model_shown(self) -> str:
+        """The model as reprs, tables and the sidebar show it, without resolving it (which may import a
+        provider's SDK or need its key): ``model_label`` once resolved, else the model as given (``"default"``
+        when none was)."""
+        if self._model is not None:
+            return self.model_label
+        spec = self._model_spec
+        if spec is None:
+            return "default"
+        return spec if isinstance(spec, str) else str(getattr(spec, "label", None) or spec)
 
     @property
     def model_spec(self) -> str | None:
@@ -286,8 +300,7 @@ class Agent(AgentDoors):
                 "adapter": self.adapter.name, "memory": self.memory is not None}
 
     def __repr__(self) -> str:
-        model = self._model.label if self._model is not None else (self._model_spec or "default")
-        return f"Agent({self.agent_id!r}, {str(self.signature)!r}, model={model!r})"
+        return f"Agent({self.agent_id!r}, {str(self.signature)!r}, model={self.model_shown!r})"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         import html
@@ -295,9 +308,8 @@ class Agent(AgentDoors):
         rows = "".join(f"<tr><td>{'→' if f.role == 'input' else '←'}</td><td><b>{html.escape(f.name)}</b></td>"
                        f"<td><code>{html.escape(f.type_text)}</code></td><td>{html.escape(f.description)}</td></tr>"
                        for f in (*self.signature.input_fields, *self.signature.output_fields))
-        model = self._model.label if self._model is not None else (self._model_spec or "default")
         tools = ", ".join(self.tools.names()) or "none"
         body = (f"<div class='kaizen-agent'><b>Agent {html.escape(self.agent_id)}</b> · model "
-                f"<code>{html.escape(str(model))}</code> · tools: {html.escape(tools)}<table>{rows}</table></div>")
+                f"<code>{html.escape(self.model_shown)}</code> · tools: {html.escape(tools)}<table>{rows}</table></div>")
         return {"text/plain": repr(self), "text/html": body}
 

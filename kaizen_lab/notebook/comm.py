@@ -99,7 +99,7 @@ def _state(request_id: str | None, namespace: Mapping[str, Any], runs: Tracer | 
     for name, value in namespace.items():
         if name.startswith("_") or not isinstance(value, Agent):
             continue
-        model = value._model.label if value._model is not None else str(value._model_spec or "default")
+        model = value.model_shown
         agents.append({"name": name, "agent_id": value.agent_id, "model": model, "tools": value.tools.names(),
                        "signature": str(value.signature)})
     servers: list[McpServerEntry] = []

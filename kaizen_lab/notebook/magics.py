@@ -303,8 +303,7 @@ class KaizenMagics(Magics):
     def _list(self) -> _Table:
         rows = []
         for var, a in self.agents().items():
-            model = a._model.label if a._model is not None else (a._model_spec or "default")
-            rows.append((var, str(a.signature), str(model), ", ".join(a.tools.names()) or "-"))
+            rows.append((var, str(a.signature), a.model_shown, ", ".join(a.tools.names()) or "-"))
         return _Table("agents", rows, ("name", "signature", "model", "tools"))
 
     def _run(self, agent: Any, inputs: dict[str, Any], args: Any) -> Any:

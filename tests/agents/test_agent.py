@@ -316,3 +316,13 @@ def test_memory_works_with_a_custom_adapter_without_user_prompt() -> None:
     agent.execute(question="first", session="s")
     agent.execute(question="second", session="s")
     assert seen[1] == ["question: first", "question: second"]
+
+
+def test_model_shown_names_the_model_without_resolving_it() -> None:
+    agent = Agent("qa", QA, model="openai:gpt-4o-mini")
+    assert agent.model_shown == "openai:gpt-4o-mini" and "model='openai:gpt-4o-mini'" in repr(agent)
+    assert Agent("qa", QA).model_shown == "default"
+    tested = Agent("qa", QA, model="test")
+    assert tested.model_shown == "test"  # as given, until a run (or model_label) resolves it
+    assert tested.model_label == "test:test" and tested.model_shown == "test:test"
+    assert "<code>test:test</code>" in tested._repr_mimebundle_()["text/html"]
