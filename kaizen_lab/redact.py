@@ -183,28 +183,31 @@ def _is_assigned(lowered: str, j: int) -> bool:
     return j < n and lowered[j] in ":="
 
 
-def _scan(text: str, lowered: str, *, first: bool = False) -> set[int]:
-    """The built-in rules that may match ``text`` (``first``: stop at the first one found): the one pre-check
-    behind ``Redactor.text`` and ``may_hold_secret``."""
-    active: set[int] = set()
-    if may_hold_bare_secret(text):
-        active.update(_ALWAYS)
-        if first:
-            return active
+def _scan(text: str, lowered: str) -> set[int]:
+    """The built-in rules that may match ``text`` (``lowered`` is ``text.lower()``): the pre-check behind
+    ``Redactor.text``."""
+    active: set[int] = set(_ALWAYS) if may_hold_bare_secret(text) else set()
     for end, (plain, assigned) in _triggers().iter(lowered):
         if plain:
             active.update(plain)
         if assigned and not assigned <= active and _is_assigned(lowered, end + 1):
             active.update(assigned)
-        if first and active:
-            return active
     return active
 
 
 def may_hold_secret(text: str) -> bool:
     """False only when no built-in pattern can match ``text`` and no secret-looking key is assigned in it: the
-    cheap pre-check for callers that keep text without markers as it is (the tracer's payloads)."""
-    return bool(text) and bool(_scan(text, text.lower(), first=True))
+    same pre-check as ``Redactor.text``'s, stopping at the first hit, for callers that keep text without
+    markers as it is (the tracer's payloads)."""
+    if not text:
+        return False
+    if may_hold_bare_secret(text):
+        return True
+    lowered = text.lower()
+    for end, (plain, _assigned) in _triggers().iter(lowered):
+        if plain or _is_assigned(lowered, end + 1):
+            return True
+    return False
 
 
 _SECRET_KEY = re.compile(
