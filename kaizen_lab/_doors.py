@@ -83,6 +83,13 @@ class AgentDoors:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{hint}")
 
     @property
+    def mcp_connections(self) -> list[Any]:
+        """The MCP connections this agent's tools come from (``agent.mcp.connections``; empty before any).
+        Reads what the MCP package keeps on the agent, importing nothing."""
+        namespace = self.__dict__.get("_mcp_namespace")
+        return list(namespace.connections) if namespace is not None else []
+
+    @property
     def capabilities(self: Any) -> list[str]:
         """What this agent offers other programs: the MCP tool names ``expose_as_mcp_server`` publishes (an
         agent is one tool, described by its signature)."""

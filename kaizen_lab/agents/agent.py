@@ -89,7 +89,6 @@ class Agent(AgentDoors):
         self.max_tool_steps = check_count("max_tool_steps", max_tool_steps)
         self.adapter = get_adapter(adapter)
         self.settings: ModelSettings | None = check_settings(settings)
-        self.mcp_connections: list[Any] = []
         #: default ``concurrency`` of ``batch``/``abatch`` (tuned by the resource optimizer)
         self.batch_concurrency = 8
 

@@ -75,9 +75,6 @@ class AgentMCP:
         """Bind an already connected ``MCPConnection``'s tools to this agent."""
         if conn not in self.connections:
             self.connections.append(conn)
-            mirror = getattr(self._agent, "mcp_connections", None)
-            if isinstance(mirror, list) and conn not in mirror:
-                mirror.append(conn)
             conn.users.add(self._agent.agent_id)
             self._unlisten.append(conn.add_listener(self._on_tools_changed))
         self._bind(conn, conn.list_tools())
@@ -119,9 +116,6 @@ class AgentMCP:
                         del self._bound[bound]
                 conn.users.discard(self._agent.agent_id)
                 self.connections.remove(conn)
-                mirror = getattr(self._agent, "mcp_connections", None)
-                if isinstance(mirror, list) and conn in mirror:
-                    mirror.remove(conn)
 
     # -- using ----------------------------------------------------------------------------------------------
     @property
