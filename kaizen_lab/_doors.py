@@ -11,8 +11,10 @@ roadmap's spelling working and the core free of outer layers.
 Each door's ``self`` is typed ``Any``: the type checker cannot take the subclass (``Agent``) as a mixin's self
 type, and the owning function checks what it is given.
 
-``tests/test_architecture.py`` exempts this module, and only this one, from the layer rules, and checks that
-every door keeps that shape (the docstring, one lazy import, one return).
+``tests/test_architecture.py`` exempts this module from the layer rules (as it does the package's own lazy
+exports) and checks that every door keeps that shape: the docstring, one lazy import, one return. Two members
+import nothing (``agent.mcp_<tool>`` and ``agent.mcp_connections`` read what the MCP package keeps on the
+agent).
 """
 
 from __future__ import annotations
