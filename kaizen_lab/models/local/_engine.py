@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from kaizen_lab.models.local._constrained import JsonConstraint, compile_json_schema
-from kaizen_lab.models.local._sampling import choose
+from kaizen_lab.models.local._sampling import choose, log_normaliser, top_alternatives
 from kaizen_lab.models.local._threads import BlasThreadTuner
 from kaizen_lab.models.local._tokenizer import Tokenizer, build_tokenizer
 
@@ -57,11 +57,21 @@ class _NumpySession:
 
 @dataclass(slots=True)
 class GenerationStep:
-    """What one step of the loop produced: new token ids, the text they complete, and the finish state."""
+    """What one step of the loop produced: new token ids, the text they complete, and the finish state.
+
+    ``logprobs[i]`` is the natural-log probability of ``tokens[i]`` at temperature 1 (whatever temperature
+    sampled it) under the distribution it was drawn from: the full vocabulary without a grammar, and the
+    tokens the grammar allowed at that step with one (the model's probabilities renormalised over them). A token
+    the grammar forces was the only choice, so it scores 0.0. ``top_logprobs[i]``, filled when ``generate``
+    is asked for ``top_logprobs=k``, lists the ``k`` most likely ``(token id, log-probability)`` choices at
+    that step from the same distribution, best first.
+    """
 
     tokens: list[int]
     text: str
     finish_reason: str | None = None  # "stop" | "length" | None while running
+    logprobs: list[float] = field(default_factory=list)
+    top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
 
 
 @dataclass
@@ -114,12 +124,13 @@ class LoadedModel:
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, grammar: str | None = None,
-                 cancel: threading.Event | None = None) -> Iterator[GenerationStep]:
+                 cancel: threading.Event | None = None, top_logprobs: int = 0) -> Iterator[GenerationStep]:
         """Yield steps until EOS, the grammar's end, ``max_tokens`` or ``cancel``.
 
         With ``grammar`` each step samples only among the tokens it allows, and tokens it forces are fed in
         one batch without sampling. Text is decoded incrementally, so a character split across tokens appears
-        once complete.
+        once complete. Every token carries its log-probability (see ``GenerationStep``); ``top_logprobs=k``
+        adds the ``k`` best alternatives per token.
         """
         if len(prompt) + 1 > self.context_length:
             raise ValueError(f"the prompt has {len(prompt)} tokens; the local model's context holds "
@@ -127,15 +138,16 @@ class LoadedModel:
         max_tokens = max(0, min(max_tokens, self.context_length - len(prompt)))
         with self._run_lock:  # one run at a time: concurrent runs would only split the same two cores
             try:
-                yield from self._generate(list(prompt), max_tokens, temperature, top_p, seed, grammar, cancel)
+                yield from self._generate(list(prompt), max_tokens, temperature, top_p, seed, grammar, cancel,
+                                          max(0, top_logprobs))
             finally:
                 if self.backend == "numpy":
                     blas_tuner().restore()
                 _release_freed_memory(collect=False)  # the KV cache and step temporaries
 
     def _generate(self, prompt: list[int], max_tokens: int, temperature: float, top_p: float,
-                  seed: int | None, grammar: str | None,
-                  cancel: threading.Event | None) -> Iterator[GenerationStep]:
+                  seed: int | None, grammar: str | None, cancel: threading.Event | None,
+                  top_k: int = 0) -> Iterator[GenerationStep]:
         tok = self.tokenizer
         rng = np.random.default_rng(seed) if temperature > 0.0 else None
         constraint = JsonConstraint(grammar, self.ll_tokenizer(), tok.vocab_size) if grammar else None
@@ -156,7 +168,9 @@ class LoadedModel:
                     constraint.consume(forced)
                     produced += len(forced)
                     pending = pending + forced
-                    yield GenerationStep(forced, decoder.decode(b"".join(map(tok.token_bytes, forced))))
+                    yield GenerationStep(forced, decoder.decode(b"".join(map(tok.token_bytes, forced))),
+                                         logprobs=[0.0] * len(forced),
+                                         top_logprobs=[[(t, 0.0)] for t in forced] if top_k else [])
                 if constraint.done:
                     yield GenerationStep([], decoder.decode(b"", final=True), "stop")
                     return
@@ -175,13 +189,17 @@ class LoadedModel:
                     yield GenerationStep([], decoder.decode(b"", final=True), "stop")
                     return
                 # Scoring only the allowed rows is much cheaper than the full 49k-token head when few remain
-                # (the gathered rows are a temporary copy, hence the cap).
+                # (the gathered rows are a temporary copy, hence the cap). Log-probabilities are normalised
+                # over the same allowed rows, so this path never needs the full head either.
                 logits = session.next_logits(rows if rows.size <= _PARTIAL_LOGITS_MAX_ROWS else None)
                 if logits.shape[0] != rows.size:
                     logits = logits[rows]
-                token = int(rows[choose(logits, temperature=temperature, top_p=top_p, rng=rng)])
+                index = choose(logits, temperature=temperature, top_p=top_p, rng=rng)
+                token = int(rows[index])
             else:
-                token = choose(session.next_logits(), temperature=temperature, top_p=top_p, rng=rng)
+                rows = None
+                logits = session.next_logits()
+                index = token = choose(logits, temperature=temperature, top_p=top_p, rng=rng)
             if single:
                 tuner.record(threads, time.perf_counter() - step_started)  # type: ignore[union-attr]
             if token in stop_ids:
@@ -191,7 +209,13 @@ class LoadedModel:
                 constraint.consume([token])
             produced += 1
             pending = [token]
-            yield GenerationStep([token], decoder.decode(tok.token_bytes(token)))
+            norm = log_normaliser(logits)
+            top: list[list[tuple[int, float]]] = []
+            if top_k:
+                best = top_alternatives(logits, norm, top_k)
+                top = [[(int(rows[i]), lp) for i, lp in best] if rows is not None else best]
+            yield GenerationStep([token], decoder.decode(tok.token_bytes(token)),
+                                 logprobs=[float(logits[index]) - norm], top_logprobs=top)
 
 
 _TUNER: BlasThreadTuner | None = None
