@@ -48,8 +48,10 @@ def check_settings(settings: Any) -> ModelSettings | None:
             continue
         if key in ("temperature", "top_p", "timeout"):
             ok = type(value) in (int, float) and math.isfinite(value) and value >= 0
-        elif key in ("max_tokens", "seed"):
-            ok = type(value) is int and (key == "seed" or value > 0)
+        elif key in ("max_tokens", "seed", "top_logprobs"):
+            ok = type(value) is int and (key == "seed" or value > 0 or (key == "top_logprobs" and value == 0))
+        elif key == "logprobs":
+            ok = type(value) is bool
         else:  # stop
             ok = isinstance(value, list | tuple) and all(isinstance(s, str) for s in value)
         if not ok:

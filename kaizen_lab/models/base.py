@@ -32,6 +32,7 @@ __all__ = [
     "ModelSettings",
     "RequestInfo",
     "ToolCall",
+    "TokenLogprob",
     "ToolSpec",
     "Usage",
     "check_allow_real_requests",
@@ -61,6 +62,10 @@ class ModelSettings:
     seed: int | None = None
     stop: tuple[str, ...] | None = None
     timeout: float | None = None
+    #: ask for per-token log-probabilities (hosted models send none unless asked; the local model always does)
+    logprobs: bool | None = None
+    #: with ``logprobs``, also the this many most likely alternatives per token
+    top_logprobs: int | None = None
 
     def merged(self, other: ModelSettings | None) -> ModelSettings:
         """``other``'s explicit values win over ours."""
@@ -73,8 +78,32 @@ class ModelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One generated token and its natural-log probability under the model (the OpenAI ``logprobs`` shape).
+
+    ``data`` holds the token's UTF-8 bytes (a character can span tokens, so ``token`` alone may not rebuild the
+    text); ``top`` the most likely alternatives at that position as ``(token, logprob)``, best first, when they
+    were asked for.
+    """
+
+    token: str
+    logprob: float
+    data: bytes = b""
+    top: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            object.__setattr__(self, "data", self.token.encode())
+
+
+@dataclass(frozen=True, slots=True)
 class ModelResponse:
-    """What a model returned: text and/or tool calls, usage, timing and the raw provider object."""
+    """What a model returned: text and/or tool calls, usage, timing and the raw provider object.
+
+    ``logprobs`` lists the answer's tokens with their log-probabilities when the model reports them (the local
+    model always; hosted models when ``ModelSettings(logprobs=True)`` was asked and the server supports it);
+    ``None`` when it reports none.
+    """
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
@@ -85,6 +114,7 @@ class ModelResponse:
     cost: float | None = None
     cache_hit: bool = False
     raw: Any = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from kaizen_lab.errors import UserError
 from kaizen_lab.messages import Message, ToolCall, ToolSpec
-from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, Usage
+from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, TokenLogprob, Usage
 
 __all__ = [
     "CachedModel",
@@ -81,14 +81,19 @@ def response_to_dict(response: ModelResponse) -> dict[str, Any]:
             "tool_calls": [{"id": t.id, "name": t.name, "arguments": t.arguments} for t in response.tool_calls],
             "usage": [response.usage.input_tokens, response.usage.output_tokens],
             "model_name": response.model_name, "latency_ms": response.latency_ms,
-            "finish_reason": response.finish_reason, "cost": response.cost}
+            "finish_reason": response.finish_reason, "cost": response.cost,
+            "logprobs": None if response.logprobs is None else
+            [[t.token, t.logprob, t.data.hex(), [list(a) for a in t.top]] for t in response.logprobs]}
 
 
 def response_from_dict(data: dict[str, Any]) -> ModelResponse:
     return ModelResponse(
         text=data["text"], tool_calls=tuple(ToolCall(**t) for t in data["tool_calls"]),
         usage=Usage(*data["usage"]), model_name=data["model_name"], latency_ms=data["latency_ms"],
-        finish_reason=data["finish_reason"], cost=data["cost"])
+        finish_reason=data["finish_reason"], cost=data["cost"],
+        logprobs=None if data.get("logprobs") is None else tuple(
+            TokenLogprob(token, logprob, bytes.fromhex(hexdata), tuple((str(a), float(b)) for a, b in top))
+            for token, logprob, hexdata, top in data["logprobs"]))
 
 
 class MemoryCache:

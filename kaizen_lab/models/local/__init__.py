@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 from kaizen_lab.errors import KaizenTimeoutError, UserError
 from kaizen_lab.messages import Message, ToolSpec
-from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, Usage
+from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, TokenLogprob, Usage
 
 __all__ = ["DEFAULT_MODEL_NAME", "LocalModel", "default_model_path"]
 
@@ -221,7 +221,8 @@ class LocalModel(ModelBase):
             raise UserError(f"the prompt has {len(prompt)} tokens but the local model's context holds "
                             f"{loaded.context_length}: shorten the conversation or use a hosted model")
         options = {"max_tokens": max_tokens, "temperature": float(s.temperature or 0.0),
-                   "top_p": float(s.top_p if s.top_p is not None else 1.0), "seed": s.seed, "grammar": grammar}
+                   "top_p": float(s.top_p if s.top_p is not None else 1.0), "seed": s.seed, "grammar": grammar,
+                   "top_logprobs": int(s.top_logprobs or 0) if s.logprobs is not False else 0}
         return loaded, prompt, {"options": options, "stop": tuple(s.stop or ()), "timeout": s.timeout}
 
     def _steps(self, loaded: Any, prompt: list[int], options: dict[str, Any],
@@ -241,11 +242,15 @@ class LocalModel(ModelBase):
                                                           output_schema)
         cancel = threading.Event()
 
+        scored: list[tuple[int, float, list[tuple[int, float]]]] = []
+
         def run() -> tuple[str, int, str]:
             scanner = _StopScanner(plan["stop"])
             produced, finish = 0, "stop"
             for step in self._steps(loaded, prompt, plan["options"], cancel):
                 produced += len(step.tokens)
+                tops = step.top_logprobs or [[] for _ in step.tokens]
+                scored.extend(zip(step.tokens, step.logprobs, tops, strict=True))
                 scanner.push(step.text, final=step.finish_reason is not None)
                 if step.finish_reason is not None:
                     finish = step.finish_reason
@@ -268,6 +273,7 @@ class LocalModel(ModelBase):
             latency_ms=(time.perf_counter() - started) * 1000.0, finish_reason=finish,
             raw={"backend": loaded.backend, "path": loaded.path, "tools_ignored": bool(tools),
                  "constrained": output_schema is not None},
+            logprobs=_token_logprobs(loaded.tokenizer, scored, len(text.encode())),
         )
 
     async def stream(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
@@ -310,3 +316,19 @@ class LocalModel(ModelBase):
 
     def __repr__(self) -> str:
         return f"LocalModel({self.name!r})"
+
+
+def _token_logprobs(tokenizer: Any, scored: Sequence[tuple[int, float, list[tuple[int, float]]]],
+                    text_bytes: int) -> tuple[TokenLogprob, ...]:
+    """The scored tokens as ``TokenLogprob``s, cut where the returned text ends (a stop sequence may have
+    cut it short)."""
+    out: list[TokenLogprob] = []
+    at = 0
+    for token, logprob, top in scored:
+        if at >= text_bytes:
+            break
+        data = tokenizer.token_bytes(token)
+        at += len(data)
+        alternatives = tuple((tokenizer.token_bytes(t).decode("utf-8", "replace"), lp) for t, lp in top)
+        out.append(TokenLogprob(data.decode("utf-8", "replace"), logprob, data, alternatives))
+    return tuple(out)
