@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # static re-exports for type checkers and IDEs; the runtime p
         AgentRunError,
         AuthenticationError,
         AuthorizationError,
+        ConfidenceUnavailableError,
         ConfigError,
         KaizenError,
         KaizenTimeoutError,
@@ -54,7 +55,14 @@ if TYPE_CHECKING:  # static re-exports for type checkers and IDEs; the runtime p
     from kaizen_lab.monitoring import ProductionMonitoring
     from kaizen_lab.optimize import AutoOptimizationEngine, PromptOptimizer
     from kaizen_lab.security import KaizenSecurityManager
-    from kaizen_lab.signatures import InputField, OutputField, Signature, SignatureCompiler, SignatureParser
+    from kaizen_lab.signatures import (
+        Confidence,
+        InputField,
+        OutputField,
+        Signature,
+        SignatureCompiler,
+        SignatureParser,
+    )
     from kaizen_lab.store import RunStore
     from kaizen_lab.tracing import Tracer
     from kaizen_lab.tracing.monitor import TransparencyMonitor
@@ -85,6 +93,7 @@ _LAZY: dict[str, str] = {
     "Signature": "kaizen_lab.signatures:Signature",
     "InputField": "kaizen_lab.signatures:InputField",
     "OutputField": "kaizen_lab.signatures:OutputField",
+    "Confidence": "kaizen_lab.signatures:Confidence",
     # agents
     "Agent": "kaizen_lab.agents:Agent",
     "ExecutionResult": "kaizen_lab.agents:ExecutionResult",
@@ -120,6 +129,7 @@ _LAZY: dict[str, str] = {
     "UserError": "kaizen_lab.errors:UserError",
     "SignatureError": "kaizen_lab.errors:SignatureError",
     "ConfigError": "kaizen_lab.errors:ConfigError",
+    "ConfidenceUnavailableError": "kaizen_lab.errors:ConfidenceUnavailableError",
     "RealRequestsForbiddenError": "kaizen_lab.errors:RealRequestsForbiddenError",
     "AgentRunError": "kaizen_lab.errors:AgentRunError",
     "ModelError": "kaizen_lab.errors:ModelError",
@@ -166,7 +176,7 @@ __all__ = [
     "Kaizen", "KaizenConfig", "MCPIntegrationConfig", "SecurityConfig", "StoreConfig", "TracingConfig",
     "load_config",
     # signatures
-    "InputField", "OutputField", "Signature",
+    "Confidence", "InputField", "OutputField", "Signature",
     # agents
     "Agent", "ExecutionResult", "Tool", "tool",
     # models
@@ -180,8 +190,8 @@ __all__ = [
     "KaizenNexusIntegration", "KaizenSecurityManager", "ProductionDeploymentManager", "ProductionMonitoring",
     "PromptOptimizer", "SignatureCompiler", "SignatureParser",
     # errors
-    "AgentRunError", "AuthenticationError", "AuthorizationError", "ConfigError", "KaizenError",
-    "KaizenTimeoutError", "MCPError", "ModelError", "OutputParseError", "RealRequestsForbiddenError",
+    "AgentRunError", "AuthenticationError", "AuthorizationError", "ConfidenceUnavailableError", "ConfigError",
+    "KaizenError", "KaizenTimeoutError", "MCPError", "ModelError", "OutputParseError", "RealRequestsForbiddenError",
     "SecurityError", "SignatureError", "ToolError", "UserError",
     # notebook extension
     "load_ipython_extension", "unload_ipython_extension",

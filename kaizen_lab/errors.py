@@ -16,6 +16,7 @@ __all__ = [
     "AgentRunError",
     "AuthenticationError",
     "AuthorizationError",
+    "ConfidenceUnavailableError",
     "ConfigError",
     "KaizenError",
     "KaizenTimeoutError",
@@ -97,6 +98,16 @@ class ConfigError(UserError):
 
 class RealRequestsForbiddenError(UserError):
     """A hosted model was asked for while real requests are disabled (the test guard)."""
+
+
+class ConfidenceUnavailableError(UserError):
+    """A signature has a ``Confidence`` output but the model reported no token log-probabilities to fill it."""
+
+    def __init__(self, message: str, *, model: str = "", field: str = "", events: Sequence[Any] = (),
+                 partial: Any = None) -> None:
+        super().__init__(message, events=events, partial=partial)
+        self.model = model
+        self.field = field
 
 
 class AgentRunError(KaizenError):

@@ -25,7 +25,7 @@ from kaizen_lab.errors import (
 )
 from kaizen_lab.messages import ImagePart, Message, ToolCall
 from kaizen_lab.models._retry import observe_retries
-from kaizen_lab.models.base import ModelResponse
+from kaizen_lab.models.base import ModelResponse, ModelSettings
 from kaizen_lab.signatures.adapters import retry_prompt
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ class RunState:
     """What one run has gathered so far: events, timings, usage. Kept on errors as ``err.events``."""
 
     __slots__ = ("run_id", "agent_id", "model", "events", "t0", "step_ms", "input_tokens", "output_tokens",
-                 "cost", "retries", "model_calls", "tool_calls", "cache_hits", "partial", "on_event")
+                 "cost", "retries", "model_calls", "tool_calls", "cache_hits", "partial", "on_event",
+                 "answer_logprob")
 
     def __init__(self, run_id: str, agent_id: str, model: str = "") -> None:
         self.run_id = run_id
@@ -62,6 +63,7 @@ class RunState:
         self.cache_hits = 0
         self.partial: dict[str, Any] = {}
         self.on_event: Any = None
+        self.answer_logprob: float | None = None
 
     def record(self, event: ev.Event) -> None:
         self.events.append(event)
@@ -125,7 +127,7 @@ _PARSE_IN_THREAD = 20_000
 
 async def step_parse_async(state: RunState, agent: Agent, text: str) -> dict[str, Any]:
     """``step_parse``, on a worker thread for a long answer under a timeout (events stay on the loop)."""
-    signature, adapter = agent.signature, agent.adapter
+    signature, adapter = agent.signature.generated(), agent.adapter
     if not agent.timeout or len(text) <= _PARSE_IN_THREAD:
         return step_parse(state, signature, adapter, text)
     t0 = _perf()
@@ -165,8 +167,8 @@ async def _request(state: RunState, agent: Agent, messages: list[Message], attem
 
     try:
         with observe_retries(on_retry):
-            coro = model.request(messages, settings=agent.settings, tools=tools,
-                                 output_schema=agent.signature.output_schema())
+            coro = model.request(messages, settings=_settings(agent), tools=tools,
+                                 output_schema=agent.signature.generated().output_schema())
             if agent.model_timeout:
                 response = await asyncio.wait_for(coro, agent.model_timeout)
             else:
@@ -203,6 +205,14 @@ async def _request(state: RunState, agent: Agent, messages: list[Message], attem
                                  outputs={"text": response.text,
                                           "tool_calls": [c.name for c in response.tool_calls]}))
     return response
+
+
+def _settings(agent: Agent) -> ModelSettings | None:
+    """The agent's settings, asking for token log-probabilities when a ``Confidence`` output needs them."""
+    if not agent.signature.confidence_outputs:
+        return agent.settings
+    wanted = ModelSettings(logprobs=True)
+    return wanted if agent.settings is None else agent.settings.merged(wanted)
 
 
 def _model_failed(state: RunState, t0: float, attempt: int, error: str) -> None:
@@ -265,14 +275,19 @@ async def call_model(state: RunState, agent: Agent, messages: list[Message],
 
 async def model_phase(state: RunState, agent: Agent, inputs: Mapping[str, Any],
                       history: Sequence[Message] = ()) -> tuple[dict[str, Any], str]:
-    """Format, call the model (with tools), parse; on a parse error, retry with the error fed back."""
-    signature = agent.signature
+    """Format, call the model (with tools), parse; on a parse error, retry with the error fed back.
+
+    The model fills the signature's generated outputs (``Confidence`` outputs excluded); those are then
+    computed from the answer's token log-probabilities, which also give ``state.answer_logprob``.
+    """
+    signature = agent.signature.generated()
     messages = step_format(state, signature, agent.adapter, inputs, history)
     attempt = 1
     while True:
         response, messages = await call_model(state, agent, messages, attempt)
         try:
-            return await step_parse_async(state, agent, response.text), response.text
+            parsed = await step_parse_async(state, agent, response.text)
+            return _with_confidence(state, agent, response, parsed), response.text
         except OutputParseError as exc:
             state.partial["raw_output"] = response.text
             if attempt > agent.max_retries:
@@ -282,6 +297,30 @@ async def model_phase(state: RunState, agent: Agent, inputs: Mapping[str, Any],
             messages = [*messages, Message("assistant", response.text),
                         Message("user", retry_prompt(agent.adapter, signature, exc.reason))]
             attempt += 1
+
+
+def _with_confidence(state: RunState, agent: Agent, response: ModelResponse,
+                     parsed: dict[str, Any]) -> dict[str, Any]:
+    from kaizen_lab.agents._confidence import answer_score
+
+    marked = agent.signature.confidence_outputs
+    answer = next(iter(marked.values()), None) or agent.signature.output_names[0]
+    score = answer_score(response.logprobs, response.text, answer, parsed.get(answer))
+    state.answer_logprob = None if score is None else score.logprob
+    if not marked:
+        return parsed
+    if score is None:
+        from kaizen_lab.errors import ConfidenceUnavailableError
+
+        field = next(iter(marked))
+        why = ("reported no token log-probabilities" if not response.logprobs
+               else f"reported tokens that do not spell the {answer!r} value")
+        state.partial["raw_output"] = response.text
+        raise state.fail(ConfidenceUnavailableError(
+            f"the Confidence output {field!r} is computed from the model's token probabilities, but model "
+            f"{state.model} {why}. Use model='local' or an OpenAI-compatible model that returns logprobs, or "
+            f"declare '{field}: float' to have the model write a number itself.", model=state.model, field=field))
+    return {**parsed, **dict.fromkeys(marked, score.confidence)}
 
 
 async def run_agent(agent: Agent, inputs: Mapping[str, Any], *, session: str | None = None,
@@ -328,7 +367,7 @@ async def run_agent(agent: Agent, inputs: Mapping[str, Any], *, session: str | N
                                 duration_ms=duration))
     meta = RunMetadata(state.run_id, agent.agent_id, state.model, duration, state.step_ms, state.input_tokens,
                        state.output_tokens, state.cost, state.retries, state.model_calls, state.tool_calls,
-                       state.cache_hits, session)
+                       state.cache_hits, session, state.answer_logprob)
     return ExecutionResult(outputs, meta, state.events, state.partial.get("inputs"))
 
 

@@ -26,6 +26,9 @@ class RunMetadata:
     tool_calls: int = 0
     cache_hits: int = 0
     session: str | None = None
+    #: natural-log probability of the answer (the first output's value) under the model, when it reports token
+    #: log-probabilities (the local model always; hosted models when asked); ``None`` otherwise
+    answer_logprob: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}

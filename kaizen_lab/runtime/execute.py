@@ -239,7 +239,8 @@ def result_from_workflow(agent: Agent, run: WorkflowRun, started: Any, duration_
     ev.record(finished)
     meta = RunMetadata(run.run_id, agent.agent_id, agent.model_label, duration_ms, step_ms,
                        usage["input_tokens"], usage["output_tokens"], usage["cost"], usage["retries"],
-                       usage["model_calls"], usage["tool_calls"], usage["cache_hits"])
+                       usage["model_calls"], usage["tool_calls"], usage["cache_hits"],
+                       answer_logprob=usage.get("answer_logprob"))
     validated = next((e.outputs for e in run.events if e.kind == "step_finished"
                       and e.step == "validate_inputs"), None)
     return ExecutionResult(outputs, meta, [started, *run.events, finished], validated or dict(inputs))

@@ -239,7 +239,8 @@ class KaizenModelNode(_AwaitedNode):
         return {"raw": parsed, "text": text,
                 "usage": {"input_tokens": state.input_tokens, "output_tokens": state.output_tokens,
                           "cost": state.cost, "model_calls": state.model_calls, "retries": state.retries,
-                          "tool_calls": state.tool_calls, "cache_hits": state.cache_hits}}
+                          "tool_calls": state.tool_calls, "cache_hits": state.cache_hits,
+                          "answer_logprob": state.answer_logprob}}
 
 
 @register_node()

@@ -7,7 +7,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["MISSING", "FieldSpec", "InputField", "OutputField", "type_repr"]
+__all__ = ["MISSING", "Confidence", "FieldSpec", "InputField", "OutputField", "is_confidence", "type_repr"]
 
 
 class _Missing:
@@ -23,6 +23,37 @@ class _Missing:
 MISSING: Any = _Missing()
 
 Role = Literal["input", "output"]
+
+
+class Confidence(float):
+    """Marks an output as the model's confidence in the answer: a probability in [0, 1] computed, not generated.
+
+    Write it as the type of an output field, ``question: str -> answer: str, confidence: Confidence`` (or
+    ``confidence: Confidence`` in a class or function signature). The model is never asked for this field:
+    the agent fills it from the probabilities the model assigned to the tokens of the *answer*, the first
+    output of the signature that is not itself a ``Confidence``. The value is the geometric mean of those
+    tokens' probabilities (see ``docs/signatures.md``); the answer's total log-probability is in
+    ``result.metadata.answer_logprob``.
+
+    Only models that report token log-probabilities can fill it (the local model; OpenAI-compatible servers
+    that honour ``logprobs``); any other model raises ``ConfidenceUnavailableError``. A plain
+    ``confidence: float`` stays an ordinary output the model generates.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.float_schema(ge=0.0, le=1.0)
+
+
+def is_confidence(annotation: Any) -> bool:
+    """Whether a field's type is the ``Confidence`` marker (also inside ``Annotated[...]``)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation is Confidence
 
 
 def type_repr(tp: Any) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 
 from kaizen_lab.errors import SignatureError, did_you_mean
 from kaizen_lab.signatures._text import PREFIX, SUFFIX, Piece, char_col, diagnose, error, scan
-from kaizen_lab.signatures.fields import MISSING, FieldSpec
+from kaizen_lab.signatures.fields import MISSING, Confidence, FieldSpec
 
 __all__ = ["BUILTIN_TYPES", "ParsedSignature", "clean_instructions", "is_type_like", "parse_signature_text"]
 
@@ -45,6 +45,7 @@ BUILTIN_TYPES: dict[str, Any] = {
     "Any": Any, "Optional": typing.Optional, "Union": typing.Union, "Literal": typing.Literal,
     "None": type(None), "datetime": datetime.datetime, "date": datetime.date, "time": datetime.time,
     "timedelta": datetime.timedelta, "Decimal": decimal.Decimal, "UUID": uuid.UUID,
+    "Confidence": Confidence,
 }
 _SPECIAL = (typing.Optional, typing.Union, typing.Literal)
 _NONE = type(None)

@@ -14,7 +14,7 @@ from typing import Any
 
 from kaizen_lab._doors import SignatureDoors
 from kaizen_lab.errors import SignatureError, UserError, did_you_mean
-from kaizen_lab.signatures.fields import MISSING, FieldSpec, _FieldMarker, type_repr
+from kaizen_lab.signatures.fields import MISSING, FieldSpec, _FieldMarker, is_confidence, type_repr
 from kaizen_lab.signatures.grammar import clean_instructions, parse_signature_text
 
 __all__ = ["Signature"]
@@ -90,6 +90,7 @@ class Signature(SignatureDoors):
         _set(self, "_name", name or (type(self).__name__ if type(self) is not Signature else None))
         _set(self, "_cache", {})
         _set(self, "_lock", threading.Lock())
+        _check_confidence(outs)
 
     # -- class-based signatures -------------------------------------------------------------------------
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -175,6 +176,30 @@ class Signature(SignatureDoors):
     @property
     def output_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self._outputs)
+
+    @property
+    def confidence_outputs(self) -> dict[str, str]:
+        """Outputs typed ``Confidence``, each mapped to the output it measures (the first output that is not a
+        ``Confidence``); empty when the signature has none."""
+        marked = [f.name for f in self._outputs if is_confidence(f.annotation)]
+        if not marked:
+            return {}
+        answer = next(f.name for f in self._outputs if not is_confidence(f.annotation))
+        return dict.fromkeys(marked, answer)
+
+    def generated(self) -> Signature:
+        """The signature the model is asked to fill: this one without its ``Confidence`` outputs (those are
+        computed from the answer's token probabilities, never generated). ``self`` when there are none."""
+        marked = self.confidence_outputs
+        if not marked:
+            return self
+
+        def build() -> Signature:
+            demos = tuple({k: v for k, v in d.items() if k not in marked} for d in self._demos)
+            return Signature(inputs=self._inputs, outputs=[f for f in self._outputs if f.name not in marked],
+                             instructions=self._instructions, demos=demos, name=self._name)
+
+        return self.memo("generated", build)  # type: ignore[no-any-return]
 
     @property
     def instructions(self) -> str:
@@ -418,6 +443,12 @@ def _check_fields(inputs: Sequence[FieldSpec], outputs: Sequence[FieldSpec]) -> 
         if f.name in seen:
             raise SignatureError(f"duplicate field {f.name!r}; each name may appear once on either side")
         seen.add(f.name)
+
+
+def _check_confidence(outputs: Sequence[FieldSpec]) -> None:
+    if outputs and all(is_confidence(f.annotation) for f in outputs):
+        raise SignatureError(f"the Confidence output {outputs[0].name!r} measures the answer, but this signature "
+                             "has no other output: add one, e.g. 'question -> answer: str, confidence: Confidence'")
 
 
 def _class_hints(cls: type) -> dict[str, Any]:
