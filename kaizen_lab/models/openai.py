@@ -17,7 +17,7 @@ from kaizen_lab.errors import ModelError
 from kaizen_lab.messages import ImagePart, Message, ToolCall, ToolSpec
 from kaizen_lab.models._hosted import HostedModel, response_body, split_images
 from kaizen_lab.models._retry import RetryPolicy
-from kaizen_lab.models.base import ModelResponse, ModelSettings, Usage
+from kaizen_lab.models.base import ModelResponse, ModelSettings, TokenLogprob, Usage
 
 __all__ = ["OpenAIModel", "to_openai_messages", "to_openai_tools"]
 
@@ -81,6 +81,19 @@ def _schema_name(schema: Mapping[str, Any]) -> str:
     # response_format names allow [a-zA-Z0-9_-]{1,64}
     name = re.sub(r"[^a-zA-Z0-9_-]", "_", str(schema.get("title") or "output"))
     return name[:64] or "output"
+
+
+def _token_logprobs(logprobs: Any) -> tuple[TokenLogprob, ...] | None:
+    """``choices[0].logprobs.content`` as ``TokenLogprob``s; ``None`` when the server sent none."""
+    content = getattr(logprobs, "content", None)
+    if not content:
+        return None
+    out = []
+    for item in content:
+        raw = getattr(item, "bytes", None)
+        top = tuple((str(t.token), float(t.logprob)) for t in getattr(item, "top_logprobs", None) or ())
+        out.append(TokenLogprob(str(item.token), float(item.logprob), bytes(raw) if raw else b"", top))
+    return tuple(out)
 
 
 class OpenAIModel(HostedModel):
@@ -147,6 +160,10 @@ class OpenAIModel(HostedModel):
             params["seed"] = settings.seed
         if settings.stop:
             params["stop"] = list(settings.stop)
+        if settings.logprobs:
+            params["logprobs"] = True
+            if settings.top_logprobs:
+                params["top_logprobs"] = settings.top_logprobs
         if tools:
             params["tools"] = to_openai_tools(tools)
         if output_schema is not None and self.supports_structured_output:
@@ -196,7 +213,8 @@ class OpenAIModel(HostedModel):
             finish_reason = "tool_calls"  # some compatible servers report "stop" alongside tool calls
         return ModelResponse(text=text, tool_calls=calls, usage=usage,
                              model_name=getattr(completion, "model", None) or self.name, latency_ms=latency_ms,
-                             finish_reason=finish_reason, cost=self._cost(usage), raw=completion)
+                             finish_reason=finish_reason, cost=self._cost(usage), raw=completion,
+                             logprobs=_token_logprobs(getattr(choice, "logprobs", None)))
 
     def _tool_call(self, call: Any, completion: Any) -> ToolCall:
         function = call.function

@@ -65,8 +65,11 @@ Script = Reply | Callable[[Recorded], Reply]
 
 def openai_completion(text: str | None = "hello", *, tool_calls: Iterable[tuple[str, dict[str, Any]]] = (),
                       model: str = "m", usage: tuple[int, int] = (11, 7), finish_reason: str | None = None,
-                      raw_arguments: str | None = None) -> dict[str, Any]:
-    """A chat.completion body; ``tool_calls`` are ``(name, arguments)`` pairs."""
+                      raw_arguments: str | None = None,
+                      logprobs: Iterable[tuple[str, float]] | None = None) -> dict[str, Any]:
+    """A chat.completion body; ``tool_calls`` are ``(name, arguments)`` pairs; ``logprobs`` ``(token,
+    logprob)`` pairs spelling ``text`` (sent with their UTF-8 bytes and the token itself as the only
+    alternative)."""
     calls = [{"id": f"call_{i}", "type": "function",
               "function": {"name": name, "arguments": raw_arguments if raw_arguments is not None
                            else json.dumps(args)}}
@@ -74,9 +77,15 @@ def openai_completion(text: str | None = "hello", *, tool_calls: Iterable[tuple[
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if calls:
         message["tool_calls"] = calls
+    choice: dict[str, Any] = {"index": 0, "message": message,
+                              "finish_reason": finish_reason or ("tool_calls" if calls else "stop")}
+    if logprobs is not None:
+        choice["logprobs"] = {"content": [
+            {"token": t, "logprob": lp, "bytes": list(t.encode()),
+             "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())}]} for t, lp in logprobs],
+            "refusal": None}
     return {"id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": message,
-                         "finish_reason": finish_reason or ("tool_calls" if calls else "stop")}],
+            "choices": [choice],
             "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}}
 
 
