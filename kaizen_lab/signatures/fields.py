@@ -31,8 +31,8 @@ class Confidence(float):
     Write it as the type of an output field, ``question: str -> answer: str, confidence: Confidence`` (or
     ``confidence: Confidence`` in a class or function signature). The model is never asked for this field:
     the agent fills it from the probabilities the model assigned to the tokens of the *answer*, the first
-    output of the signature that is not itself a ``Confidence``. The value is the geometric mean of those
-    tokens' probabilities (see ``docs/signatures.md``); the answer's total log-probability is in
+    output of the signature that is not itself a ``Confidence``. The value is the probability the model gave
+    to that exact answer (the product of its tokens' probabilities; see ``docs/local-model.md``); its log is
     ``result.metadata.answer_logprob``.
 
     Only models that report token log-probabilities can fill it (the local model; OpenAI-compatible servers
