@@ -207,11 +207,16 @@ async def _request(state: RunState, agent: Agent, messages: list[Message], attem
     return response
 
 
+_CONFIDENCE_TOP_LOGPROBS = 10
+
+
 def _settings(agent: Agent) -> ModelSettings | None:
     """The agent's settings, asking for token log-probabilities when a ``Confidence`` output needs them."""
     if not agent.signature.confidence_outputs:
         return agent.settings
-    wanted = ModelSettings(logprobs=True)
+    # alternatives let the answer's probability count every token split of the same text
+    top = agent.settings.top_logprobs if agent.settings is not None else None
+    wanted = ModelSettings(logprobs=True, top_logprobs=top or _CONFIDENCE_TOP_LOGPROBS)
     return wanted if agent.settings is None else agent.settings.merged(wanted)
 
 
