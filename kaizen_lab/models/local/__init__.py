@@ -24,13 +24,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kaizen_lab.errors import KaizenTimeoutError, UserError
 from kaizen_lab.messages import Message, ToolSpec
 from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, TokenLogprob, Usage
 
-__all__ = ["DEFAULT_MODEL_NAME", "LocalModel", "default_model_path"]
+__all__ = ["DEFAULT_MODEL_NAME", "LocalModel", "StreamStep", "default_model_path"]
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -96,6 +97,25 @@ class _StopScanner:
         out = self.text[self.emitted:ready]
         self.emitted = ready
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStep:
+    """One item of ``LocalModel.stream_steps``.
+
+    Attributes:
+        text: text released by this step (held back while it could begin a stop sequence).
+        tokens: token ids the step generated (forced grammar tokens included; may be empty).
+        finish_reason: ``"stop"`` or ``"length"`` on the last item, else ``None``.
+        prompt_tokens: the prompt's length in tokens.
+        step: the engine's ``GenerationStep`` (``None`` on the last item).
+    """
+
+    text: str
+    tokens: tuple[int, ...]
+    finish_reason: str | None
+    prompt_tokens: int
+    step: Any = None
 
 
 class LocalModel(ModelBase):
@@ -279,32 +299,63 @@ class LocalModel(ModelBase):
     async def stream(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
                      output_schema: dict[str, Any] | None = None) -> AsyncIterator[str]:
         """Yield text deltas as tokens decode; they join to exactly what ``request`` returns."""
+        steps = self.stream_steps(messages, settings=settings, output_schema=output_schema)
+        try:
+            async for step in steps:
+                if step.text:
+                    yield step.text
+        finally:
+            await steps.aclose()
+
+    async def stream_steps(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
+                           output_schema: dict[str, Any] | None = None) -> AsyncIterator[StreamStep]:
+        """Like ``stream``, but each item also carries the engine step behind the text (token ids, and
+        log-probabilities when the engine reports them), the finish reason on the last item, and the prompt's
+        token count. The OpenAI-compatible endpoint (``serve``) is built on this.
+
+        Raises:
+            KaizenTimeoutError: ``settings.timeout`` seconds passed before the answer ended.
+        """
         loop = asyncio.get_running_loop()
         loaded, prompt, plan = await loop.run_in_executor(_worker(), self._prepare, messages, settings,
                                                           output_schema)
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         cancel = threading.Event()
+        n_prompt = len(prompt)
+
+        def put(kind: str, value: Any) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
         def run() -> None:
             scanner = _StopScanner(plan["stop"])
+            finish = "stop"
             try:
                 for step in self._steps(loaded, prompt, plan["options"], cancel):
+                    if scanner.hit:
+                        continue  # text past a stop sequence is dropped; the engine stops at the next token
                     delta = scanner.push(step.text, final=step.finish_reason is not None)
-                    if delta:
-                        loop.call_soon_threadsafe(queue.put_nowait, ("delta", delta))
                     if scanner.hit:
                         cancel.set()
-                tail = scanner.push("", final=True)
-                if tail:
-                    loop.call_soon_threadsafe(queue.put_nowait, ("delta", tail))
-                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+                    elif step.finish_reason is not None:
+                        finish = step.finish_reason
+                    if delta or step.tokens:
+                        put("step", StreamStep(delta, tuple(step.tokens), None, n_prompt, step))
+                put("step", StreamStep(scanner.push("", final=True), (), finish, n_prompt, None))
+                put("end", None)
             except BaseException as exc:  # handed to the consumer, re-raised there
-                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                put("error", exc)
 
+        timeout = plan["timeout"]
+        deadline = None if timeout is None else loop.time() + timeout
         worker = loop.run_in_executor(_worker(), run)
         try:
             while True:
-                kind, value = await queue.get()
+                try:
+                    kind, value = await asyncio.wait_for(
+                        queue.get(), None if deadline is None else max(deadline - loop.time(), 0.0))
+                except TimeoutError as exc:
+                    raise KaizenTimeoutError(f"the local model did not answer within {timeout} s; raise "
+                                             "settings.timeout or lower max_tokens", seconds=timeout) from exc
                 if kind == "end":
                     break
                 if kind == "error":
