@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "serve agents on the API and MCP channels: serve module:agent [--port] [--channels api,mcp]"),
     "call": ("kaizen_lab.integrations.nexus:call_command",
              "run a served agent through its API: call URL AGENT --input name=value [--api-key KEY]"),
+    "model": ("kaizen_lab.models.local._server:cli_command",
+              "serve the embedded model over an OpenAI-compatible API: model serve [--port] [--model local:PATH.gguf]"),
     "monitoring": ("kaizen_lab.monitoring.export:monitoring_command",
                    "alert rules and dashboards: monitoring export [-o DIR] | monitoring rules"),
     "worker": ("kaizen_lab.integrations.distributed:worker_command",

@@ -22,16 +22,19 @@ import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kaizen_lab.errors import KaizenTimeoutError, UserError
 from kaizen_lab.messages import Message, ToolSpec
 from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, TokenLogprob, Usage
 
-__all__ = ["DEFAULT_MODEL_NAME", "LocalModel", "StreamStep", "default_model_path"]
+if TYPE_CHECKING:
+    from kaizen_lab.models.local._server import ModelServer
+
+__all__ = ["DEFAULT_MODEL_NAME", "LocalModel", "ModelServer", "StreamStep", "default_model_path", "serve"]
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -308,7 +311,7 @@ class LocalModel(ModelBase):
             await steps.aclose()
 
     async def stream_steps(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
-                           output_schema: dict[str, Any] | None = None) -> AsyncIterator[StreamStep]:
+                           output_schema: dict[str, Any] | None = None) -> AsyncGenerator[StreamStep, None]:
         """Like ``stream``, but each item also carries the engine step behind the text (token ids, and
         log-probabilities when the engine reports them), the finish reason on the last item, and the prompt's
         token count. The OpenAI-compatible endpoint (``serve``) is built on this.
@@ -383,3 +386,21 @@ def _token_logprobs(tokenizer: Any, scored: Sequence[tuple[int, float, list[tupl
         alternatives = tuple((tokenizer.token_bytes(t).decode("utf-8", "replace"), lp) for t, lp in top)
         out.append(TokenLogprob(data.decode("utf-8", "replace"), logprob, data, alternatives))
     return tuple(out)
+
+
+def serve(model: Any = "local", **options: Any) -> ModelServer:
+    """Serve the embedded model over an OpenAI-compatible API (``/v1/models``, ``/v1/chat/completions``) on a
+    background thread; returns a running ``ModelServer`` (``.url`` for an OpenAI client's ``base_url``,
+    ``.close()``). Options: ``host``, ``port``, ``token``, ``timeout``, ``max_body``, ``load`` (see
+    ``kaizen_lab.models.local._server.serve``)."""
+    from kaizen_lab.models.local._server import serve as _serve
+
+    return _serve(model, **options)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ModelServer":  # the server module (pydantic models) loads only when asked for
+        from kaizen_lab.models.local._server import ModelServer
+
+        return ModelServer
+    raise AttributeError(f"module 'kaizen_lab.models.local' has no attribute {name!r}")
