@@ -170,7 +170,8 @@ def to_messages(req: ChatRequest) -> list[Message]:
 def settings_for(req: ChatRequest, *, timeout: float | None) -> ModelSettings:
     stops = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
     return ModelSettings(temperature=req.temperature, max_tokens=req.max_completion_tokens or req.max_tokens,
-                         top_p=req.top_p, seed=req.seed, stop=tuple(stops) or None, timeout=timeout)
+                         top_p=req.top_p, seed=req.seed, stop=tuple(stops) or None, timeout=timeout,
+                         logprobs=bool(req.logprobs), top_logprobs=req.top_logprobs if req.logprobs else None)
 
 
 def schema_for(req: ChatRequest) -> dict[str, Any] | None:
@@ -194,13 +195,11 @@ def _token_entry(tokenizer: Any, token: int, logprob: float) -> dict[str, Any]:
 
 
 def logprob_entries(tokenizer: Any, step: Any, top: int) -> list[dict[str, Any]]:
-    """OpenAI ``logprobs.content`` items for the tokens of one engine step."""
-    values = getattr(step, "logprobs", None)
-    if values is None:
-        raise BadRequest("this engine does not report log-probabilities", param="logprobs")
-    alternatives = getattr(step, "top_logprobs", None) or [None] * len(step.tokens)
+    """OpenAI ``logprobs.content`` items for the tokens of one engine step (``GenerationStep``: the chosen
+    tokens' log-probabilities, and the best ``(token, logprob)`` alternatives when they were asked for)."""
+    alternatives = step.top_logprobs or [None] * len(step.tokens)
     out = []
-    for token, logprob, alts in zip(step.tokens, values, alternatives, strict=False):
+    for token, logprob, alts in zip(step.tokens, step.logprobs, alternatives, strict=True):
         entry = _token_entry(tokenizer, token, logprob)
         entry["top_logprobs"] = [_token_entry(tokenizer, t, lp) for t, lp in (alts or [])[:top]] if top else []
         out.append(entry)
@@ -290,10 +289,17 @@ class _Endpoint:
                 finish = step.finish_reason
             if req.logprobs and step.tokens:
                 content.extend(logprob_entries(self.model.load().tokenizer, step.step, req.top_logprobs or 0))
+        answer = "".join(text)
+        if content:  # tokens past a stop sequence were generated but are not part of the answer
+            keep, at, size = 0, 0, len(answer.encode())
+            while keep < len(content) and at < size:
+                at += len(content[keep]["bytes"])
+                keep += 1
+            content = content[:keep]
         out = _Completion(self.model.name)
         return {"id": out.id, "object": "chat.completion", "created": out.created, "model": out.model,
                 "system_fingerprint": None,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer,
                                                      "refusal": None},
                              "logprobs": {"content": content, "refusal": None} if req.logprobs else None,
                              "finish_reason": finish}],
