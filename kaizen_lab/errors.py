@@ -28,6 +28,7 @@ __all__ = [
     "SecurityError",
     "SignatureError",
     "ToolError",
+    "UnsupportedModelError",
     "UserError",
     "did_you_mean",
     "redacted_cause",
@@ -94,6 +95,19 @@ class ConfigError(UserError):
         self.path = path
         self.value = value
         self.allowed = allowed
+
+
+class UnsupportedModelError(UserError, ValueError):
+    """A model file the embedded engine cannot run: its architecture, a tensor's quantization, its tokenizer or
+    another feature. ``feature`` names which, ``value`` what the file has, ``supported`` what would work."""
+
+    def __init__(self, message: str, *, path: str = "", feature: str = "", value: Any = None,
+                 supported: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.path = path
+        self.feature = feature
+        self.value = value
+        self.supported = tuple(supported)
 
 
 class RealRequestsForbiddenError(UserError):

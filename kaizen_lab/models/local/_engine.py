@@ -277,8 +277,10 @@ def _load(path: str, backend: str, progress: Progress | None) -> LoadedModel:
     if progress is not None:
         progress(0.0, "reading the model header")
     gguf = read_gguf(path)
+    # the architecture first: a model of another family is the clearest thing to report
+    cfg = LlamaConfig.from_metadata(gguf.metadata, len(gguf.metadata.get("tokenizer.ggml.tokens") or ()), path=path)
+    cfg.check_tensors(gguf)
     tokenizer = build_tokenizer(gguf.metadata)
-    cfg = LlamaConfig.from_metadata(gguf.metadata, tokenizer.vocab_size)
     # The vocabulary lists now live inside the tokenizer; keep only the small metadata values.
     gguf.metadata = {k: v for k, v in gguf.metadata.items() if not (isinstance(v, list) and len(v) > 1024)}
     ll_tokenizer = None

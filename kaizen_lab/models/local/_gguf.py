@@ -5,7 +5,10 @@ alone; loading must stay under that budget, so the header is parsed here with ``
 tensor bytes are read with ``os.pread`` one tensor at a time (no ``mmap``: mapped pages of the 98 MB file
 would count towards the process's resident memory on top of the float32 weights).
 
-Only the quantization types this engine needs are supported: F32, F16, Q4_0, Q4_1 and Q8_0.
+F32, F16, BF16, Q4_0, Q4_1 and Q8_0 (what small models ship as) are dequantized here in a few vectorised steps.
+The other types llama.cpp writes (Q5_0/Q5_1, the K-quants of Q4_K_M-style files, the IQ types) go through the
+``gguf`` package's numpy reference dequantizers, a chunk of blocks at a time; a type neither knows is an
+``UnsupportedModelError`` naming the tensor and the supported types, raised while the header is read.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GGUFFile", "TensorInfo", "dequantize_into", "read_gguf"]
+from kaizen_lab.errors import UnsupportedModelError
+
+__all__ = ["GGUFFile", "TensorInfo", "dequantize_into", "read_gguf", "supported_types"]
 
 _MAGIC = b"GGUF"
 
@@ -32,14 +37,31 @@ _NUMPY_SCALARS: dict[int, str] = {
 }
 _STRING, _ARRAY = 8, 9
 
-# ggml tensor types: (name, elements per block, bytes per block)
+# ggml tensor types dequantized here: (name, elements per block, bytes per block)
 GGML_TYPES: dict[int, tuple[str, int, int]] = {
     0: ("F32", 1, 4),
     1: ("F16", 1, 2),
     2: ("Q4_0", 32, 18),
     3: ("Q4_1", 32, 20),
     8: ("Q8_0", 32, 34),
+    30: ("BF16", 1, 2),
 }
+
+
+def _reference_types() -> dict[int, tuple[str, int, int]]:
+    """Types the ``gguf`` package dequantizes (imported only when a file uses one of them)."""
+    try:
+        from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+        from gguf.quants import _type_traits
+    except ImportError:
+        return {}
+    return {int(t): (t.name, *GGML_QUANT_SIZES[t]) for t in GGMLQuantizationType
+            if t in _type_traits and int(t) not in GGML_TYPES}
+
+
+def supported_types() -> list[str]:
+    """Names of the tensor types the engine can load, natively dequantized ones first."""
+    return [name for name, _, _ in GGML_TYPES.values()] + [name for name, _, _ in _reference_types().values()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +76,8 @@ class TensorInfo:
 
     @property
     def type_name(self) -> str:
-        return GGML_TYPES.get(self.type_id, (f"type{self.type_id}", 0, 0))[0]
+        known = GGML_TYPES.get(self.type_id) or _reference_types().get(self.type_id)
+        return known[0] if known else f"type{self.type_id}"
 
 
 @dataclass(slots=True)
@@ -186,14 +209,32 @@ def _parse(path: str, data: bytes, n_tensors: int, n_kv: int) -> GGUFFile:
     alignment = int(metadata.get("general.alignment", 32))
     data_start = (cur.pos + alignment - 1) // alignment * alignment
     tensors: dict[str, TensorInfo] = {}
+    extra: dict[int, tuple[str, int, int]] | None = None
     for name, shape, type_id, offset in raw:
-        if type_id not in GGML_TYPES:
-            raise ValueError(f"{path}: tensor {name!r} uses ggml type {type_id}, which this engine does not "
-                             f"support (supported: {', '.join(t[0] for t in GGML_TYPES.values())})")
-        _, block, block_bytes = GGML_TYPES[type_id]
+        known = GGML_TYPES.get(type_id)
+        if known is None:
+            extra = _reference_types() if extra is None else extra
+            known = extra.get(type_id)
+        if known is None:
+            raise UnsupportedModelError(
+                f"{path}: tensor {name!r} is stored as {_type_label(type_id)}, which the embedded engine cannot "
+                f"dequantize (supported: {', '.join(supported_types())}). Use a file quantized as Q4_K_M, Q8_0 "
+                "or F16 (llama.cpp's llama-quantize converts one), or serve this model with Ollama and use "
+                "model='ollama:NAME'.", path=path, feature="quantization", value=_type_label(type_id),
+                supported=supported_types())
+        _, block, block_bytes = known
         n = int(np.prod(shape))
         tensors[name] = TensorInfo(name, shape, type_id, data_start + offset, n // block * block_bytes)
     return GGUFFile(path, metadata, tensors)
+
+
+def _type_label(type_id: int) -> str:
+    try:
+        from gguf import GGMLQuantizationType
+
+        return GGMLQuantizationType(type_id).name
+    except (ImportError, ValueError):
+        return f"ggml type {type_id}"
 
 
 def dequantize_into(raw: np.ndarray, type_id: int, out: np.ndarray, *, chunk_blocks: int = 1 << 16) -> None:
@@ -201,12 +242,18 @@ def dequantize_into(raw: np.ndarray, type_id: int, out: np.ndarray, *, chunk_blo
 
     Works in chunks so the temporaries stay a few MB whatever the tensor size.
     """
+    if type_id not in GGML_TYPES:
+        _dequantize_reference(raw, type_id, out, chunk_blocks=chunk_blocks // 8)
+        return
     name, block, block_bytes = GGML_TYPES[type_id]
     if name == "F32":
         out[:] = raw.view("<f4")
         return
     if name == "F16":
         out[:] = raw.view("<f2")
+        return
+    if name == "BF16":  # the top half of a float32
+        out.view(np.uint32)[:] = raw.view("<u2").astype(np.uint32) << 16
         return
     blocks = raw.reshape(-1, block_bytes)
     dest = out.reshape(-1, block)
@@ -227,3 +274,16 @@ def dequantize_into(raw: np.ndarray, type_id: int, out: np.ndarray, *, chunk_blo
         else:  # Q4_0: signed nibbles centred on 8
             o -= 8.0
             o *= d
+
+
+def _dequantize_reference(raw: np.ndarray, type_id: int, out: np.ndarray, *, chunk_blocks: int) -> None:
+    """Types without a fast path here: the ``gguf`` package's dequantizer, one chunk of blocks at a time."""
+    from gguf import GGMLQuantizationType
+    from gguf.quants import dequantize
+
+    qtype = GGMLQuantizationType(type_id)
+    _, block, block_bytes = _reference_types()[type_id]
+    blocks = raw.reshape(-1, block_bytes)
+    dest = out.reshape(-1, block)
+    for start in range(0, blocks.shape[0], chunk_blocks):
+        dest[start:start + chunk_blocks] = dequantize(blocks[start:start + chunk_blocks], qtype)

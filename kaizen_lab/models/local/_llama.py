@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kaizen_lab.errors import UnsupportedModelError
 from kaizen_lab.models.local._gguf import GGUFFile
 
 __all__ = ["KVCache", "LlamaConfig", "LlamaEngine"]
@@ -45,31 +46,103 @@ class LlamaConfig:
     eps: float
 
     @classmethod
-    def from_metadata(cls, md: dict[str, object], vocab_size: int) -> LlamaConfig:
+    def from_metadata(cls, md: dict[str, object], vocab_size: int, *, path: str = "") -> LlamaConfig:
+        """The shape of a llama-architecture model from its GGUF metadata.
+
+        Raises:
+            UnsupportedModelError: another architecture, or a llama variant this engine would run wrongly
+                (mixture of experts, rope scaling, partial rotary, unequal key/value head sizes).
+        """
+        where = f"{path}: " if path else ""
         arch = str(md.get("general.architecture", ""))
         if arch != "llama":
-            raise ValueError(f"general.architecture is {arch!r}; the embedded engine runs 'llama' models only")
+            raise UnsupportedModelError(
+                f"{where}the model's architecture is {arch!r}; the embedded engine runs 'llama' models only (e.g. "
+                "SmolLM2-135M/360M/1.7B-Instruct GGUF files). Pick a llama-architecture GGUF, or serve this model "
+                "with Ollama and use model='ollama:NAME'.", path=path, feature="architecture", value=arch,
+                supported=("llama",))
 
         def get(key: str, default: object = None) -> object:
             value = md.get(f"llama.{key}", default)
             if value is None:
-                raise ValueError(f"GGUF metadata lacks llama.{key}")
+                raise UnsupportedModelError(f"{where}GGUF metadata lacks llama.{key}; the file is incomplete or "
+                                            "not a llama model", path=path, feature="metadata", value=key)
             return value
 
+        def unsupported(feature: str, value: object) -> UnsupportedModelError:
+            return UnsupportedModelError(
+                f"{where}{feature} ({value}) is not supported by the embedded engine, which runs plain llama "
+                "models (SmolLM2-style); use another GGUF, or serve this model with Ollama and use "
+                "model='ollama:NAME'.", path=path, feature=feature, value=value, supported=("llama",))
+
+        if int(md.get("llama.expert_count", 0) or 0) > 0:  # type: ignore[call-overload]
+            raise unsupported("a mixture of experts", f"{md['llama.expert_count']} experts")
+        scaling = str(md.get("llama.rope.scaling.type", "none") or "none")
+        factor = float(md.get("llama.rope.scaling.factor", 1.0) or 1.0)  # type: ignore[arg-type]
+        if scaling != "none" and factor != 1.0:
+            raise unsupported("rope scaling", f"{scaling} x{factor}")
         dim = int(get("embedding_length"))  # type: ignore[call-overload]
         n_heads = int(get("attention.head_count"))  # type: ignore[call-overload]
+        n_kv_heads = int(get("attention.head_count_kv", n_heads))  # type: ignore[call-overload]
+        head_dim = int(get("attention.key_length", dim // n_heads))  # type: ignore[call-overload]
+        if int(get("attention.value_length", head_dim)) != head_dim:  # type: ignore[call-overload]
+            raise unsupported("key and value heads of different sizes", f"{head_dim} vs "
+                              f"{md['llama.attention.value_length']}")
+        rotary = int(get("rope.dimension_count", head_dim))  # type: ignore[call-overload]
+        if rotary != head_dim:
+            raise unsupported("partial rotary embedding", f"{rotary} of {head_dim} dimensions")
+        if n_kv_heads < 1 or n_heads % n_kv_heads or head_dim % 2:
+            raise unsupported("this head layout", f"{n_heads} heads, {n_kv_heads} key/value heads of {head_dim}")
         return cls(
             n_layers=int(get("block_count")),  # type: ignore[call-overload]
             dim=dim,
             n_heads=n_heads,
-            n_kv_heads=int(get("attention.head_count_kv", n_heads)),  # type: ignore[call-overload]
-            head_dim=dim // n_heads,
+            n_kv_heads=n_kv_heads,
+            head_dim=head_dim,
             ffn_dim=int(get("feed_forward_length")),  # type: ignore[call-overload]
             vocab_size=vocab_size,
             context_length=int(get("context_length", 2048)),  # type: ignore[call-overload]
             rope_base=float(get("rope.freq_base", 10000.0)),  # type: ignore[arg-type]
             eps=float(get("attention.layer_norm_rms_epsilon", 1e-5)),  # type: ignore[arg-type]
         )
+
+    def check_tensors(self, gguf: GGUFFile) -> None:
+        """Every tensor the forward pass needs is in the file with the right shape, and nothing else is (a
+        bias or an extra norm this engine would skip would make it compute another model).
+
+        Raises:
+            UnsupportedModelError: naming the missing, unexpected or misshapen tensors.
+        """
+        c = self
+        D, F, qd, kvd = c.dim, c.ffn_dim, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim
+        expected: dict[str, tuple[int, ...]] = {"token_embd.weight": (c.vocab_size, D), "output_norm.weight": (D,)}
+        if "output.weight" in gguf.tensors:
+            expected["output.weight"] = (c.vocab_size, D)
+        for i in range(c.n_layers):
+            p = f"blk.{i}."
+            expected.update({p + "attn_q.weight": (qd, D), p + "attn_k.weight": (kvd, D),
+                             p + "attn_v.weight": (kvd, D), p + "attn_output.weight": (D, qd),
+                             p + "ffn_gate.weight": (F, D), p + "ffn_up.weight": (F, D),
+                             p + "ffn_down.weight": (D, F), p + "attn_norm.weight": (D,),
+                             p + "ffn_norm.weight": (D,)})
+        missing = sorted(set(expected) - set(gguf.tensors))
+        extra = sorted(set(gguf.tensors) - set(expected))
+        wrong = sorted(n for n in expected if n in gguf.tensors and gguf.tensors[n].shape != expected[n])
+        if not (missing or extra or wrong):
+            return
+        parts = []
+        if extra:
+            parts.append(f"tensors the engine has no use for: {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}"
+                         " (biases, extra norms or rope factors of a llama variant)")
+        if missing:
+            parts.append(f"missing tensors: {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
+        if wrong:
+            parts.append("tensors of unexpected shape: " + ", ".join(
+                f"{n} {gguf.tensors[n].shape} (expected {expected[n]})" for n in wrong[:3]))
+        raise UnsupportedModelError(
+            f"{gguf.path}: not a plain llama model: {'; '.join(parts)}. The embedded engine runs SmolLM2-style "
+            "llama models; serve this one with Ollama and use model='ollama:NAME'.", path=gguf.path,
+            feature="tensors", value=extra or missing or wrong, supported=("llama",))
 
 
 class KVCache:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kaizen_lab.errors import UnsupportedModelError
+
 __all__ = ["Tokenizer", "build_tokenizer"]
 
 # GGUF token types
@@ -72,14 +74,18 @@ def build_tokenizer(metadata: dict[str, Any]) -> Tokenizer:
     """Build the tokenizer from GGUF metadata.
 
     Raises:
-        ValueError: the vocabulary is not a byte-level BPE ("gpt2") one, or the pre-tokenizer is unknown.
+        UnsupportedModelError: the vocabulary is not a byte-level BPE ("gpt2") one, or the pre-tokenizer is
+            unknown (a ``ValueError`` too).
     """
     from tokenizers import Tokenizer as HFTokenizer
 
     model = metadata.get("tokenizer.ggml.model")
     if model != "gpt2":
-        raise ValueError(f"tokenizer.ggml.model is {model!r}; only byte-level BPE ('gpt2') vocabularies are "
-                         "supported by the embedded engine")
+        raise UnsupportedModelError(
+            f"tokenizer.ggml.model is {model!r}; only byte-level BPE ('gpt2') vocabularies are supported by the "
+            "embedded engine (SentencePiece 'llama' vocabularies, as in TinyLlama, are not). Use a model with a "
+            "byte-level BPE vocabulary (SmolLM2), or serve this one with Ollama and use model='ollama:NAME'.",
+            feature="tokenizer", value=model, supported=("gpt2",))
     tokens: list[str] = metadata["tokenizer.ggml.tokens"]
     types: list[int] = metadata.get("tokenizer.ggml.token_type") or [1] * len(tokens)
     merges: list[str] = metadata.get("tokenizer.ggml.merges") or []
@@ -91,8 +97,11 @@ def build_tokenizer(metadata: dict[str, Any]) -> Tokenizer:
     elif pre in _GPT2_STYLE:
         pre_tokenizer = byte_level
     else:
-        raise ValueError(f"tokenizer.ggml.pre {pre!r} is not supported by the embedded engine "
-                         f"(supported: {sorted(_DIGIT_SPLIT | _GPT2_STYLE)})")
+        raise UnsupportedModelError(
+            f"tokenizer.ggml.pre {pre!r} (how text is split before BPE) is not supported by the embedded engine "
+            f"(supported: {', '.join(sorted(_DIGIT_SPLIT | _GPT2_STYLE))}); use a model with one of these, or "
+            "serve this one with Ollama and use model='ollama:NAME'.", feature="pre-tokenizer", value=pre,
+            supported=sorted(_DIGIT_SPLIT | _GPT2_STYLE))
     special = {tok: i for i, (tok, kind) in enumerate(zip(tokens, types, strict=True))
                if kind in (_CONTROL, _USER_DEFINED)}
     spec = {
