@@ -227,13 +227,15 @@ class LocalModel(ModelBase):
         loaded = self.load()
         system = self.system_prompt or (SCHEMA_SYSTEM_PROMPT if output_schema else DEFAULT_SYSTEM_PROMPT)
         try:
-            prompt_text = render_chat(messages, template=loaded.chat_template, system_prompt=system)
+            tok = loaded.tokenizer
+            prompt_text = render_chat(messages, template=loaded.chat_template, system_prompt=system,
+                                      bos_token=tok.text_of(tok.bos_id), eos_token=tok.text_of(tok.eos_id))
         except UserError:
             raise
         except Exception as exc:  # jinja2 errors from a template in a user-supplied file
             raise UserError(f"the chat template in {loaded.path} failed to render: {exc}. Use a GGUF file "
                             "whose tokenizer.chat_template is plain Jinja (ChatML works).") from exc
-        prompt = loaded.tokenizer.encode(prompt_text)
+        prompt = loaded.tokenizer.encode_prompt(prompt_text)
         max_tokens = s.max_tokens if s.max_tokens is not None else 128
         if output_schema is not None and (settings is None or settings.max_tokens is None):
             max_tokens = max(max_tokens, STRUCTURED_MAX_TOKENS)

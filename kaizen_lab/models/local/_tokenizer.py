@@ -34,10 +34,23 @@ class Tokenizer:
     eos_id: int
     special: dict[str, int]
     vocab_size: int
+    #: ``tokenizer.ggml.add_bos_token``: the model expects its BOS token before every prompt
+    add_bos: bool = False
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``; control tokens written out (``<|im_start|>``) become their ids."""
         return list(self.hf.encode(text, add_special_tokens=False).ids)
+
+    def encode_prompt(self, text: str) -> list[int]:
+        """``encode``, with the BOS token in front when the model expects one and the text has none."""
+        ids = self.encode(text)
+        if self.add_bos and self.bos_id is not None and ids[:1] != [self.bos_id]:
+            ids.insert(0, self.bos_id)
+        return ids
+
+    def text_of(self, token_id: int | None) -> str:
+        """The written form of a (special) token, e.g. for a chat template's ``eos_token``; "" for None."""
+        return "" if token_id is None else str(self.hf.id_to_token(int(token_id)) or "")
 
     def decode(self, ids: Sequence[int], *, skip_special: bool = True) -> str:
         """Text of ``ids`` (control tokens dropped unless ``skip_special=False``)."""
@@ -129,4 +142,4 @@ def build_tokenizer(metadata: dict[str, Any]) -> Tokenizer:
     bos = metadata.get("tokenizer.ggml.bos_token_id")
     return Tokenizer(hf=hf, json=text, bos_id=int(bos) if bos is not None else None,
                      eos_id=int(metadata.get("tokenizer.ggml.eos_token_id", 0)), special=special,
-                     vocab_size=len(tokens))
+                     vocab_size=len(tokens), add_bos=bool(metadata.get("tokenizer.ggml.add_bos_token", False)))

@@ -41,6 +41,7 @@ class Shape:
         "token_embd.weight": "F16", "output.weight": "Q8_0", "attn_q.weight": "Q8_0", "attn_k.weight": "Q5_0",
         "attn_v.weight": "Q4_0", "attn_output.weight": "BF16", "ffn_gate.weight": "Q4_1",
         "ffn_up.weight": "Q5_1", "ffn_down.weight": "F16"})
+    chat_template: str = CHATML
     extra_tensors: tuple[str, ...] = ()
     extra_metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -79,9 +80,11 @@ def write_tiny_llama(path: Path, shape: Shape | None = None, *, seed: int = 0) -
     writer.add_token_merges(MERGES)
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(2)
-    writer.add_chat_template(CHATML)
+    writer.add_chat_template(s.chat_template)
     for key, value in s.extra_metadata.items():
-        if isinstance(value, str):
+        if isinstance(value, bool):
+            writer.add_bool(key, value)
+        elif isinstance(value, str):
             writer.add_string(key, value)
         elif isinstance(value, float):
             writer.add_float32(key, value)

@@ -82,6 +82,21 @@ def test_local_model_answers_through_the_chat_template(tiny_model: LocalModel) -
     assert reply.model_name == "tiny-llama" and reply.raw["path"] == loaded.path
 
 
+@pytest.mark.parametrize("template_has_bos", [False, True])
+def test_a_model_that_wants_bos_gets_it_once(tmp_path: Path, template_has_bos: bool) -> None:
+    template = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}\n{% endfor %}"
+                "assistant:")
+    path = write(tmp_path, chat_template=("{{ bos_token }}" if template_has_bos else "") + template,
+                 extra_metadata={"tokenizer.ggml.add_bos_token": True})
+    model = LocalModel(path=path, backend="numpy")
+    tok = model.load().tokenizer
+    reply = model.request_sync([Message("system", "be brief"), Message("user", "the cat")],
+                               settings=ModelSettings(max_tokens=1))
+    body = tok.encode("system: be brief<|im_end|>\nuser: the cat<|im_end|>\nassistant:")
+    assert tok.add_bos and body.count(tok.eos_id) == 2  # eos_token rendered as the model's own token
+    assert reply.usage.input_tokens == len(body) + 1  # the BOS token, whether the template wrote it or not
+
+
 def test_structured_output_validates_on_the_tiny_model(tiny_model: LocalModel) -> None:
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}, "kind": {"enum": ["cat", "dog"]}},
               "required": ["ok", "kind"]}
