@@ -96,6 +96,22 @@ def test_a_client_that_leaves_mid_stream_frees_the_model(server: ModelServer, cl
     assert reply.choices[0].message.content
 
 
+def test_concurrent_requests_queue_and_both_answer(client: openai.OpenAI) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["What is the capital of France?", "What is the capital of Italy?"]
+
+    def ask(question: str) -> str:
+        reply = client.chat.completions.create(model="local", max_tokens=12,  # type: ignore[arg-type]
+                                               messages=[{"role": "user", "content": question}])
+        return reply.choices[0].message.content or ""
+
+    alone = [ask(q) for q in questions]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(ask, questions))
+    assert together == alone and "Paris" in alone[0] and "Rome" in alone[1]
+
+
 def test_json_schema_answers_validate(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(
         model="local", messages=[{"role": "user", "content": "Where is the Eiffel Tower?"}],
