@@ -218,6 +218,11 @@ def test_timeouts_are_504(local_model: LocalModel) -> None:
                             timeout=60)
     assert answer.status_code == 504
     assert answer.json()["error"]["code"] == "timeout"
+    with serve(local_model, timeout=0.0) as hurried:
+        streamed = httpx.post(f"{hurried.url}/chat/completions", timeout=60,
+                              json={"model": "local", "messages": QUESTION, "stream": True})
+    # nothing was streamed yet, so the failure is a plain HTTP error rather than an event
+    assert streamed.status_code == 504 and streamed.headers["content-type"] == "application/json"
 
 
 def test_openai_model_uses_it_as_base_url(server: ModelServer) -> None:
