@@ -327,8 +327,10 @@ class _Endpoint:
                 elif step.text or logprobs:
                     yield out.chunk({"content": step.text}, logprobs=logprobs)
                 step = await anext(steps, None)
-        except BadRequest as exc:  # mid-stream: the client's SDK raises on an event carrying "error"
-            yield f"data: {json.dumps(exc.body())}\n\n"
+        except Exception as exc:  # mid-stream: the client's SDK raises on an event carrying "error"
+            problem = exc if isinstance(exc, BadRequest) else BadRequest(
+                f"the model failed: {type(exc).__name__}: {exc}", status=500, kind="server_error")
+            yield f"data: {json.dumps(problem.body())}\n\n"
             return
         finally:
             await steps.aclose()

@@ -225,6 +225,31 @@ def test_timeouts_are_504(local_model: LocalModel) -> None:
     assert streamed.status_code == 504 and streamed.headers["content-type"] == "application/json"
 
 
+class _FailsMidAnswer(LocalModel):
+    """Generates one step, then the engine fails."""
+
+    def _steps(self, loaded, prompt, options, cancel):  # type: ignore[no-untyped-def]
+        steps = super()._steps(loaded, prompt, options, cancel)
+        yield next(steps)
+        steps.close()
+        raise RuntimeError("the engine broke")
+
+
+def test_a_failure_mid_stream_reaches_the_client_as_an_error(local_model: LocalModel) -> None:
+    with serve(_FailsMidAnswer(path=local_model.path, backend="numpy")) as failing:
+        client = openai.OpenAI(base_url=failing.url, api_key=failing.api_key, max_retries=0)
+        received = []
+        with pytest.raises(openai.APIError, match="the engine broke"):
+            for chunk in client.chat.completions.create(model="local", messages=QUESTION, stream=True):  # type: ignore[arg-type]
+                received.append(chunk)
+        assert received and received[0].choices[0].delta.role == "assistant"
+        plain = httpx.post(f"{failing.url}/chat/completions", json={"model": "local", "messages": QUESTION})
+        assert plain.status_code == 500 and plain.json()["error"]["type"] == "server_error"
+    reply = local_model.request_sync([Message("user", "What is the capital of Italy?")],
+                                     settings=ModelSettings(max_tokens=8))
+    assert "Rome" in reply.text  # the engine was released
+
+
 def test_openai_model_uses_it_as_base_url(server: ModelServer) -> None:
     model = OpenAIModel("local", base_url=server.url)
     with override_allow_real_requests(True):
