@@ -271,7 +271,7 @@ def _release_freed_memory(*, collect: bool = True) -> None:
 
 def _load(path: str, backend: str, progress: Progress | None) -> LoadedModel:
     from kaizen_lab.models.local._gguf import read_gguf
-    from kaizen_lab.models.local._llama import LlamaConfig, LlamaEngine
+    from kaizen_lab.models.local._llama import LlamaConfig, LlamaEngine, check_memory
 
     started = time.perf_counter()
     if progress is not None:
@@ -280,6 +280,8 @@ def _load(path: str, backend: str, progress: Progress | None) -> LoadedModel:
     # the architecture first: a model of another family is the clearest thing to report
     cfg = LlamaConfig.from_metadata(gguf.metadata, len(gguf.metadata.get("tokenizer.ggml.tokens") or ()), path=path)
     cfg.check_tensors(gguf)
+    if backend != "llama_cpp":
+        check_memory(gguf)  # llama.cpp keeps the weights quantized; the numpy engine widens them to float32
     tokenizer = build_tokenizer(gguf.metadata)
     # The vocabulary lists now live inside the tokenizer; keep only the small metadata values.
     gguf.metadata = {k: v for k, v in gguf.metadata.items() if not (isinstance(v, list) and len(v) > 1024)}

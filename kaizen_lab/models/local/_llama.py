@@ -27,7 +27,7 @@ import numpy as np
 from kaizen_lab.errors import UnsupportedModelError
 from kaizen_lab.models.local._gguf import GGUFFile
 
-__all__ = ["KVCache", "LlamaConfig", "LlamaEngine"]
+__all__ = ["KVCache", "LlamaConfig", "LlamaEngine", "available_memory", "check_memory"]
 
 Progress = Callable[[float, str], None]
 
@@ -143,6 +143,37 @@ class LlamaConfig:
             f"{gguf.path}: not a plain llama model: {'; '.join(parts)}. The embedded engine runs SmolLM2-style "
             "llama models; serve this one with Ollama and use model='ollama:NAME'.", path=gguf.path,
             feature="tensors", value=extra or missing or wrong, supported=("llama",))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or ``None`` when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(gguf: GGUFFile) -> int:
+    """The bytes the float32 weights of ``gguf`` will take; refuses a model that cannot fit in memory now (a
+    7B file would otherwise be killed by the OS half way through loading, or take the notebook with it).
+
+    Raises:
+        UnsupportedModelError: with ``feature="memory"``, the bytes needed as ``value``.
+    """
+    needed = 4 * sum(int(np.prod(t.shape)) for t in gguf.tensors.values())
+    available = available_memory()
+    if available is not None and needed > available:
+        raise UnsupportedModelError(
+            f"{gguf.path}: the embedded engine holds weights as float32, which for this model is "
+            f"{needed / 1e9:.1f} GB, but only {available / 1e9:.1f} GB of memory is available. Use a smaller "
+            "model (SmolLM2-135M/360M-Instruct), install llama-cpp-python (it keeps the weights quantized), or "
+            "serve this model with Ollama and use model='ollama:NAME'.", path=gguf.path, feature="memory",
+            value=needed, supported=(f"up to {available / 1e9:.1f} GB",))
+    return needed
 
 
 class KVCache:

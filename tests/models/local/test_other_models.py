@@ -164,6 +164,19 @@ def test_a_sentencepiece_vocabulary_is_refused(tmp_path: Path) -> None:
     assert err.value.feature == "tokenizer" and err.value.supported == ("gpt2",)
 
 
+def test_a_model_too_big_for_memory_is_refused_before_loading(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from kaizen_lab.models.local import _llama
+
+    path = write(tmp_path)
+    needed = _llama.check_memory(read_gguf(path))
+    monkeypatch.setattr(_llama, "available_memory", lambda: needed - 1)
+    with pytest.raises(UnsupportedModelError, match="float32") as err:
+        LocalModel(path=path, backend="numpy").load()
+    assert err.value.feature == "memory" and err.value.value == needed
+    assert "SmolLM2-135M" in str(err.value) and "llama-cpp-python" in str(err.value)
+
+
 def test_a_missing_file_names_the_path(tmp_path: Path) -> None:
     model = resolve_model(f"local:{tmp_path / 'nowhere.gguf'}")
     with pytest.raises(UserError, match="nowhere.gguf"):
