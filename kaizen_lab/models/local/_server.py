@@ -281,6 +281,7 @@ class _Endpoint:
         text: list[str] = []
         content: list[dict[str, Any]] = []
         produced, prompt, finish = 0, 0, "stop"
+        tokenizer = None
         async for step in self.steps(req):
             text.append(step.text)
             produced += len(step.tokens)
@@ -288,7 +289,8 @@ class _Endpoint:
             if step.finish_reason is not None:
                 finish = step.finish_reason
             if req.logprobs and step.tokens:
-                content.extend(logprob_entries(self.model.load().tokenizer, step.step, req.top_logprobs or 0))
+                tokenizer = tokenizer or self.model.load().tokenizer  # loaded by now: a cache lookup
+                content.extend(logprob_entries(tokenizer, step.step, req.top_logprobs or 0))
         answer = "".join(text)
         if content:  # tokens past a stop sequence were generated but are not part of the answer
             keep, at, size = 0, 0, len(answer.encode())
