@@ -402,9 +402,13 @@ def serve(model: Any = "local", **options: Any) -> ModelServer:
     return _serve(model, **options)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ModelServer":  # the server module (pydantic models) loads only when asked for
-        from kaizen_lab.models.local._server import ModelServer
+#: names loaded on first access: the server module (pydantic models, starlette) loads only when asked for
+_LAZY = {"ModelServer": "kaizen_lab.models.local._server"}
 
-        return ModelServer
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'kaizen_lab.models.local' has no attribute {name!r}")

@@ -541,7 +541,7 @@ def serve(model: Any = "local", *, host: str = "127.0.0.1", port: int | None = N
     local = _resolve(model)
     if load:
         local.load()
-    from kaizen_lab._net import ServedApp
+    from kaizen_lab.security.served import ServedApp
 
     served = ServedApp(build_app(local, token=token, timeout=timeout, max_body=max_body), host=host, port=port,
                        name="model").start()
