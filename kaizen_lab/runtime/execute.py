@@ -99,6 +99,30 @@ def _entry_nodes(workflow: Any) -> dict[str, tuple[str, ...]]:
     return entries
 
 
+_RUN_ID_NODES: weakref.WeakKeyDictionary[Any, tuple[int, tuple[str, ...]]] = weakref.WeakKeyDictionary()
+
+
+def _run_id_nodes(workflow: Any) -> tuple[str, ...]:
+    """Ids of the nodes declaring ``kaizen_run_id`` (kaizen-lab's step, agent and pattern nodes), per workflow."""
+    size = workflow.graph.number_of_nodes()
+    cached = _RUN_ID_NODES.get(workflow)
+    if cached is not None and cached[0] == size:
+        return cached[1]
+    ids = []
+    for node_id, data in workflow.graph.nodes(data=True):
+        node = data.get("node")
+        try:
+            if node is not None and "kaizen_run_id" in node.get_parameters():
+                ids.append(node_id)
+        except Exception:  # noqa: BLE001, S112 - a node that cannot list its parameters takes no run id
+            continue
+    try:
+        _RUN_ID_NODES[workflow] = (size, tuple(ids))
+    except TypeError:  # not weak-referenceable: computed again next time
+        pass
+    return tuple(ids)
+
+
 def _check_inputs(entries: Mapping[str, tuple[str, ...]], inputs: Mapping[str, Any]) -> None:
     """Flat inputs must name an input of some entry node."""
     if not entries:
@@ -127,11 +151,13 @@ def _prepare(workflow: Any, inputs: Mapping[str, Any] | None, parameters: Mappin
     entries = _entry_nodes(wf)
     _check_inputs(entries, inputs)
     rid = run_id or ev.new_id("wf")
-    params: dict[str, Any] = {"kaizen_run_id": rid}
+    # the run id goes to each node that takes it, keyed by node: a flat parameter would send every run through
+    # Kailash's workflow-level parameter injection (several times the cost of the nodes' own parameters)
+    params: dict[str, Any] = {node_id: {"kaizen_run_id": rid} for node_id in _run_id_nodes(wf)}
     if entries:
         # keyed by node: Kailash maps flat values onto similarly named parameters of every node
         for node_id, names in entries.items():
-            params[node_id] = {k: v for k, v in inputs.items() if k in names}
+            params.setdefault(node_id, {}).update((k, v) for k, v in inputs.items() if k in names)
     else:
         params.update(inputs)
     for key, value in (parameters or {}).items():
