@@ -195,6 +195,29 @@ def _scan(text: str, lowered: str) -> set[int]:
     return active
 
 
+_any_trigger: Any = None
+
+
+def _any_trigger_pattern() -> Any:
+    """The automaton's question as one RE2 pattern: any plain trigger, or an assigned trigger followed by quotes
+    and white space (all that ``str.isspace`` counts) and ``:``/``=``. RE2 answers it in one linear pass in C,
+    several times faster than walking the automaton's matches (each a Python step) over a run's payloads."""
+    global _any_trigger
+    if _any_trigger is None:
+        import re2
+
+        plain: set[str] = set()
+        assigned: set[str] = set()
+        for rule in _RULES:
+            (assigned if rule.assigned else plain).update(t.lower() for t in rule.triggers)
+        space = "[\"'\\s\\x0b\\x1c-\\x1f\\x85\\p{Z}]*"
+        alternatives = [re.escape(t) for t in sorted(plain)]
+        if assigned:
+            alternatives.append(f"(?:{'|'.join(re.escape(t) for t in sorted(assigned))}){space}[:=]")
+        _any_trigger = re2.compile("|".join(alternatives))
+    return _any_trigger
+
+
 def may_hold_secret(text: str) -> bool:
     """False only when no built-in pattern can match ``text`` and no secret-looking key is assigned in it: the
     same pre-check as ``Redactor.text``'s, stopping at the first hit, for callers that keep text without
@@ -203,11 +226,7 @@ def may_hold_secret(text: str) -> bool:
         return False
     if may_hold_bare_secret(text):
         return True
-    lowered = text.lower()
-    for end, (plain, _assigned) in _triggers().iter(lowered):
-        if plain or _is_assigned(lowered, end + 1):
-            return True
-    return False
+    return _any_trigger_pattern().search(text.lower()) is not None
 
 
 _SECRET_KEY = re.compile(

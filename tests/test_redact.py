@@ -62,3 +62,19 @@ def test_walk_matches_the_security_redactor(payload: dict) -> None:
 def test_extra_patterns_scan_everything() -> None:
     redactor = PayloadRedactor([r"ACME-\d+"])
     assert redactor({"n": "ticket ACME-42"}) == {"n": "ticket [REDACTED]"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES | st.sampled_from(["\u00a0", "\u2028", "\x1c", "Authorization", "AUTH", "Cookie"]),
+                max_size=8).map("".join))
+def test_the_one_pass_check_agrees_with_the_trigger_automaton(text: str) -> None:
+    from kaizen_lab.redact import _scan
+
+    assert may_hold_secret(text) == bool(text and _scan(text, text.lower()))
+
+
+def test_a_longer_secret_word_is_seen_past_a_shorter_one() -> None:
+    # "auth" is a prefix of "authorization": the check still sees "authorization" right before the ":"
+    assert may_hold_secret('{"Authorization": "x1"}')
+    assert may_hold_secret("token\u00a0= x1")  # any white space str.isspace() knows
+    assert not may_hold_secret('{"author": "Jane", "note": "the key idea", "max_tokens": 5}')

@@ -122,6 +122,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
 FIELDS["node_meta"] = tuple(f for f in NodeMeta.__slots__ if f != "run_id")
 FIELDS["graph_meta"] = tuple(f for f in GraphMeta.__slots__ if f != "run_id")
 _ROW = {kind: operator.attrgetter("kind", *names) for kind, names in FIELDS.items()}
+_TUPLES = {kind: tuple(f.name for f in cls.__dataclass_fields__.values() if f.default == ())
+           for kind, cls in _CLASSES.items() if hasattr(cls, "__dataclass_fields__")}
 
 
 def event_rows(events: list[Any]) -> list[tuple[Any, ...]]:
@@ -166,8 +168,9 @@ def decode_events(run_id: str, data: str) -> list[Any]:
             continue
         values = dict(zip(FIELDS[kind], item[1:], strict=False))
         values["run_id"] = run_id
-        if kind == "model_called" and isinstance(values.get("tool_calls"), list):
-            values["tool_calls"] = tuple(values["tool_calls"])
+        for name in _TUPLES.get(kind, ()):  # JSON has no tuples: the fields typed as tuples get theirs back
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
         out.append(cls(**values))
     return out
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import heapq
+import itertools
 import operator
 import threading
 import time
@@ -38,6 +39,8 @@ from kaizen_lab.tracing.spans import RunSummary, Span, Trace
 __all__ = ["GraphMeta", "NodeMeta", "Tracer", "TracingError", "active_tracers", "trace_from_store"]
 
 _TS = operator.attrgetter("ts")
+_RUN_ID = operator.attrgetter("run_id")
+_KIND = operator.attrgetter("kind")
 
 
 class TracingError(KaizenError):
@@ -84,18 +87,33 @@ def _register_exit_hook() -> None:
 class _Rec:
     """One run as recorded: its events, in arrival order, and what the store row needs."""
 
-    __slots__ = ("run_id", "trace_id", "parent_run_id", "agent_id", "events", "children", "implicit",
+    __slots__ = ("run_id", "trace_id", "parent_run_id", "agent_id", "events", "data", "children", "implicit",
                  "finished", "summary", "last", "exported")
 
     def __init__(self, run_id: str, trace_id: str, parent_run_id: str | None, agent_id: str) -> None:
         self.run_id, self.trace_id, self.parent_run_id, self.agent_id = run_id, trace_id, parent_run_id, agent_id
-        self.events: list[Any] = []
+        # a finished run keeps its events as the JSON text it was stored as (``data``; one string, which the
+        # garbage collector never walks) and decodes them when read; ``events`` is ``None`` then
+        self.events: list[Any] | None = []
+        self.data: str | None = None
         self.children: list[str] = []
         self.implicit = False
         self.finished = False
         self.summary: RunSummary | None = None
         self.last = 0.0  # monotonic time of the latest event (implicit runs finish after a quiet while)
         self.exported = False
+
+    def read(self) -> list[Any]:
+        """The run's events (decoded from ``data`` when it has finished)."""
+        if self.events is not None:
+            return self.events
+        return decode_events(self.run_id, self.data or "[]")
+
+    def mutable(self) -> list[Any]:
+        """The run's event list, to add to (a finished run that gets more events is finished again later)."""
+        if self.events is None:
+            self.events, self.data = self.read(), None
+        return self.events
 
 
 class Tracer:
@@ -237,39 +255,65 @@ class Tracer:
     def _process(self, final: bool = False) -> None:
         with self._lock:
             buf = self._buf
-            runs = self._runs
-            finish = self._finish
-            while buf:
-                event = buf.popleft()
-                try:
-                    rec = runs.get(event.run_id)
-                    if rec is None:
-                        rec = self._open(event)
-                    elif rec.implicit and event.kind == "run_started":
-                        self._adopt(rec, event)
-                    rec.events.append(event)
-                    if event.kind == "run_finished":
-                        rec.implicit = False
-                        self._implicit_ids.discard(rec.run_id)
-                        finish(rec)
-                    elif rec.implicit:
-                        rec.finished = False  # more work after an idle finish: finished (and stored) again later
-                        rec.last = time.monotonic()
-                except Exception as exc:  # noqa: BLE001 - one odd event must not stop the others
-                    self._errors.append(exc)
+            if buf:
+                # drained in C (a listener may append meanwhile: only what was there is taken), then sorted
+                # into runs a run at a time: consecutive events of one run are one group (order kept)
+                drained = list(itertools.starmap(buf.popleft, itertools.repeat((), len(buf))))
+                runs = self._runs
+                for run_id, group in itertools.groupby(drained, _RUN_ID):
+                    events = list(group)
+                    try:
+                        rec = runs.get(run_id)
+                        kinds = list(map(_KIND, events))
+                        if rec is None and kinds[0] == "run_started" and "run_started" not in kinds[1:] \
+                                and "run_finished" not in kinds[:-1]:
+                            rec = self._open(events[0])  # the common case: a whole run, or its start
+                            rec.mutable().extend(events)
+                            if kinds[-1] == "run_finished":
+                                self._finish(rec)
+                        elif rec is not None and not rec.implicit and "run_started" not in kinds \
+                                and "run_finished" not in kinds[:-1]:
+                            rec.mutable().extend(events)  # the rest of a run begun in an earlier pass
+                            if kinds[-1] == "run_finished":
+                                self._finish(rec)
+                        else:
+                            for event in events:
+                                self._one(event)
+                    except Exception as exc:  # noqa: BLE001 - one odd run must not stop the others
+                        self._errors.append(exc)
             # an implicit run never says it is done: finish it when asked, or once it has been quiet a while
             if self._implicit_ids:
+                runs = self._runs
                 quiet = time.monotonic() - self.implicit_idle_s
                 for run_id in list(self._implicit_ids):
                     rec = runs.get(run_id)
                     if rec is None:
                         self._implicit_ids.discard(run_id)
                     elif not rec.finished and (final or rec.last < quiet) and _closed(rec):
-                        finish(rec)
+                        self._finish(rec)
             if self._pending[0] and self.store is not None:  # one queue item (one transaction) per pass
                 rows, event_rows = self._pending
                 self._pending = ([], [])
                 self.store.write_rows(rows, run_events=event_rows)
+
+    def _one(self, event: Any) -> None:
+        """Sort one event into its run (the general case: implicit runs, runs announced late)."""
+        try:
+            rec = self._runs.get(event.run_id)
+            if rec is None:
+                rec = self._open(event)
+            elif rec.implicit and event.kind == "run_started":
+                self._adopt(rec, event)
+            rec.mutable().append(event)
+            if event.kind == "run_finished":
+                rec.implicit = False
+                self._implicit_ids.discard(rec.run_id)
+                self._finish(rec)
+            elif rec.implicit:
+                rec.finished = False  # more work after an idle finish: finished (and stored) again later
+                rec.last = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - one odd event must not stop the others
+            self._errors.append(exc)
 
     def _open(self, event: Any) -> _Rec:
         run_id = event.run_id
@@ -302,12 +346,13 @@ class Tracer:
 
     def _finish(self, rec: _Rec) -> None:
         """Count the run's summary, encode and check its payloads, queue its two rows, export a root."""
+        events = rec.mutable()
         summary = _summarize(rec, self._runs)
         # the run's inputs and outputs are in its events: scanning the events' text covers them
-        data = encode_json(event_rows(rec.events))
+        data = encode_json(event_rows(events))
         redact = self._redact
         if redact.needed(data):
-            rec.events = [_redacted_event(e, redact) for e in rec.events]
+            rec.events = [_redacted_event(e, redact) for e in events]
             summary = _summarize(rec, self._runs)
             data = encode_json(event_rows(rec.events))
             summary.attributes = redact(summary.attributes)
@@ -316,6 +361,7 @@ class Tracer:
         first = rec.summary is None
         rec.summary = summary
         rec.finished = True
+        rec.data, rec.events = data, None
         if self.store is not None:  # rows in the store's column order (RUN_COLUMNS; run_id, trace_id, data)
             su = summary
             self._pending[0].append((
@@ -359,28 +405,29 @@ class Tracer:
 
     def _trace(self, rec: _Rec) -> Trace:
         recs = self._tree(rec)
-        builder = build_spans([r.events for r in recs])
+        streams = [r.read() for r in recs]
+        builder = build_spans(streams)
         spans: list[Span] = []
         events: list[dict[str, Any]] = []
         summaries = []
-        for r in recs:
+        for r, stream in zip(recs, streams, strict=True):
             run = builder.runs.get(r.run_id)
             own = run.spans if run is not None else []
             if r.finished and r.summary is not None:  # payloads were checked (and redacted) when it finished
                 spans.extend(own)
                 summaries.append(r.summary)
-                events.extend(event_dict(e) for e in r.events if e.kind not in _META)
+                events.extend(event_dict(e) for e in stream if e.kind not in _META)
             else:  # still running: redacted copies
                 summaries.append(self._live_summary(r, builder))
                 spans.extend(self._redacted_copy(s) for s in own)
-                events.extend(self._redact(event_dict(e)) for e in r.events if e.kind not in _META)
+                events.extend(self._redact(event_dict(e)) for e in stream if e.kind not in _META)
         spans.sort(key=lambda s: (s.start, s.kind != "run"))
         events.sort(key=lambda e: e["ts"])
         return Trace(summaries[0], spans, events, summaries)
 
     def _live_summary(self, rec: _Rec, builder: SpanBuilder | None = None) -> RunSummary:
         if builder is None:
-            builder = build_spans([rec.events])
+            builder = build_spans([rec.read()])
         run = builder.runs.get(rec.run_id)
         if run is None:  # an implicit parent with no events of its own yet
             s = _summarize(rec, self._runs)
@@ -427,8 +474,8 @@ class Tracer:
             rec = self._runs.get(run_id)
             if rec is not None:
                 if rec.finished:
-                    return [e for e in rec.events if e.kind not in _META]
-                return [_redacted_event(e, self._redact) for e in rec.events if e.kind not in _META]
+                    return [e for e in rec.read() if e.kind not in _META]
+                return [_redacted_event(e, self._redact) for e in rec.read() if e.kind not in _META]
         if self.store is not None:
             self.store.flush()
             data = self.store.run_events([run_id]).get(run_id)
@@ -484,7 +531,7 @@ _PAYLOAD_SKIP = frozenset({"run_id", "kind", "ts", "parent_run_id", "step", "sta
 def _closed(rec: _Rec) -> bool:
     """No step or node of the run is still open (an implicit run is finished only between steps)."""
     depth = 0
-    for e in rec.events:
+    for e in rec.read():
         if e.kind == "step_started":
             depth += 1
         elif e.kind == "step_finished":
@@ -533,7 +580,8 @@ def _summarize(rec: _Rec, runs: dict[str, _Rec]) -> RunSummary:
     retries: list[dict[str, Any]] = []
     graph = None
     failed = False
-    for e in rec.events:  # the common kinds first
+    events = rec.read()
+    for e in events:  # the common kinds first
         k = e.kind
         if k == "step_started":
             continue
@@ -571,7 +619,7 @@ def _summarize(rec: _Rec, runs: dict[str, _Rec]) -> RunSummary:
             graph = e
             attributes["workflow"] = e.name
     if start is None or duration is None:  # an implicit (or unfinished) run: from its first to its last event
-        stamps = [e.ts for e in rec.events]
+        stamps = [e.ts for e in events]
         if start is None:
             start = min(stamps) if stamps else time.time()
     if duration is None:  # it lasted until its last event or sub-run
