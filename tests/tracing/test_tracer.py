@@ -231,3 +231,21 @@ def test_nothing_is_lost_with_recording_on_under_ten_thousand_concurrent_runs(tm
         assert [e.kind for e in tracer.events(result.run_id)] == [e.kind for e in result.events]
         assert trace_from_store(store, result.run_id).run.status == "ok"  # type: ignore[union-attr]
     store.close()
+
+
+def test_a_finished_run_read_back_from_memory_has_the_events_it_recorded(store: RunStore) -> None:
+    from kaizen_lab import events as ev
+
+    recorded = [
+        ev.RunStarted(run_id="run-typed", agent_id="qa", inputs={"q": "hi"}),
+        ev.ToolCalled(run_id="run-typed", tool="camera", arguments={"zoom": 2},
+                      content=({"type": "image", "bytes": 10},)),
+        ev.ModelCalled(run_id="run-typed", model="test", tool_calls=("camera",)),
+        ev.RunFinished(run_id="run-typed", agent_id="qa", status="ok", outputs={"a": 1}),
+    ]
+    with Tracer(store) as tracer:
+        for event in recorded:
+            ev.record(event)
+        tracer.flush()
+        assert tracer.events("run-typed") == recorded  # tuples come back as tuples
+        assert [s.kind for s in tracer.get("run-typed").spans].count("tool") == 1
