@@ -127,6 +127,10 @@ def _check_inputs(entries: Mapping[str, tuple[str, ...]], inputs: Mapping[str, A
     """Flat inputs must name an input of some entry node."""
     if not entries:
         return
+    if len(entries) == 1:  # the common case: one entry node, its names as they are
+        names: Any = next(iter(entries.values()))
+        if all(key in names for key in inputs):
+            return
     names = {n for names in entries.values() for n in names}
     for key in inputs:
         if key not in names:

@@ -97,13 +97,21 @@ class KaizenNode(Node):
         raise NotImplementedError
 
     def get_parameters(self) -> dict[str, NodeParameter]:
-        signature = self._signature()
-        cached = self.__dict__.get("_kaizen_params")
+        return self._plan()[1]
+
+    def _plan(self) -> tuple[Any, dict[str, NodeParameter], tuple[str, ...], tuple[str, ...], tuple[Any, ...]]:
+        """The parameters and what ``_inputs`` needs from them (names, required ones, defaults), built once per
+        node and signature: Kailash asks for them several times per run."""
+        d = self.__dict__
+        signature = (d.get("_kaizen_agent") or self._agent()).signature
+        cached = d.get("_kaizen_params")
         if cached is not None and cached[0] is signature:
-            return cached[1]
+            return cached  # type: ignore[no-any-return]
         params = self._build_parameters()
-        self.__dict__["_kaizen_params"] = (signature, params)
-        return params
+        plan = (signature, params, tuple(params), tuple(n for n, p in params.items() if p.required),
+                tuple((n, p.default) for n, p in params.items() if not p.required and p.default is not None))
+        d["_kaizen_params"] = plan
+        return plan
 
     def validate_outputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
         # values were validated against the signature already; dates, enums and pydantic models are fine here
@@ -155,14 +163,13 @@ class _AwaitedNode(KaizenNode):
         """
         from kailash.sdk_exceptions import NodeValidationError
 
-        out: dict[str, Any] = {}
-        for name, param in self.get_parameters().items():
-            if name in merged:
-                out[name] = merged[name]
-            elif param.required:
+        _, _, names, required, defaults = self._plan()
+        out = {name: merged[name] for name in names if name in merged}
+        for name in required:
+            if name not in out:
                 raise NodeValidationError(f"Node '{self.id}' is missing the required input {name!r}")
-            elif param.default is not None:
-                default = param.default
+        for name, default in defaults:
+            if name not in out:
                 out[name] = type(default)(default) if isinstance(default, dict | list) else default
         return out
 
