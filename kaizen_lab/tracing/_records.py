@@ -66,7 +66,7 @@ def encode_all(values: list[Any]) -> list[str | None]:
     for v in values:
         interleaved.append(v)
         interleaved.append(_SEP_VALUE)
-    text = _dumps(interleaved)
+    text = encode_json(interleaved)
     parts = text[1:-len(_SEP)].split(_SEP) if values else []
     return [None if p == "null" else p for p in parts]
 

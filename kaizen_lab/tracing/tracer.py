@@ -29,6 +29,7 @@ from kaizen_lab.tracing._records import (
     NodeMeta,
     _running_summary,
     decode_events,
+    encode_all,
     encode_json,
     event_dict,
     event_rows,
@@ -356,8 +357,7 @@ class Tracer:
             summary = _summarize(rec, self._runs)
             data = encode_json(event_rows(rec.events))
             summary.attributes = redact(summary.attributes)
-        texts = [None if v is None else encode_json(v)
-                 for v in (summary.inputs, summary.outputs, summary.attributes)] + [data]
+        texts = [*encode_all([summary.inputs, summary.outputs, summary.attributes]), data]
         first = rec.summary is None
         rec.summary = summary
         rec.finished = True
