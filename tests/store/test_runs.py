@@ -36,6 +36,22 @@ def test_file_store_uses_wal_and_round_trips(tmp_path: Path) -> None:
     assert mode == "wal"
 
 
+def test_a_run_dropped_by_retention_leaves_no_payload_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    with RunStore(path, max_runs=1) as store:
+        old = _run("old", 1.0)
+        old["inputs"] = {"q": "forget-me-7f3a"}
+        store.write(runs=[old])
+        store.flush()
+        store.write(runs=[_run("new", 2.0)])  # over the limit: "old" is deleted
+        store.flush()
+        assert store.run("old") is None
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    assert b"forget-me-7f3a" not in path.read_bytes()
+
+
 def test_ten_thousand_runs_from_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
     stores = [RunStore(path, max_runs=None, batch_size=500), RunStore(path, max_runs=None, batch_size=500)]
