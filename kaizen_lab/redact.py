@@ -2,7 +2,8 @@
 and ``kaizen_lab.security`` all use this one module).
 
 Imported on hot paths (every recorded event, every error message), so it uses the standard ``re`` module
-(plus the Aho-Corasick automaton of ``pyahocorasick``, on first use) and compiles its patterns once. Three
+(plus, on first use, RE2 for the yes/no pre-check and the Aho-Corasick automaton of ``pyahocorasick`` for which
+rules to run) and compiles its patterns once. Three
 mechanisms work together:
 
 * one pre-check (``may_hold_secret``): a single pass finds the literal markers each built-in pattern needs
