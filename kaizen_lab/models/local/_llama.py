@@ -27,7 +27,10 @@ import numpy as np
 from kaizen_lab.errors import UnsupportedModelError
 from kaizen_lab.models.local._gguf import GGUFFile
 
-__all__ = ["KVCache", "LlamaConfig", "LlamaEngine", "available_memory", "check_memory"]
+__all__ = ["PREFILL_CHUNK", "KVCache", "LlamaConfig", "LlamaEngine", "available_memory", "check_memory"]
+
+#: prompt tokens per block of the prompt pass (see ``LlamaEngine.hidden``)
+PREFILL_CHUNK = 256
 
 Progress = Callable[[float, str], None]
 
@@ -254,6 +257,7 @@ class LlamaEngine:
         angles = np.outer(np.arange(c.context_length, dtype=np.float64), inv)
         self.cos = np.cos(angles).astype(np.float32)  # (ctx, hd/2)
         self.sin = np.sin(angles).astype(np.float32)
+        self._ones = np.ones(c.context_length, np.float32)
 
     @property
     def nbytes(self) -> int:
@@ -274,49 +278,86 @@ class LlamaEngine:
         ms = np.einsum("td,td->t", x, x) * (1.0 / x.shape[-1])
         return x * (1.0 / np.sqrt(ms + self.cfg.eps))[:, None]
 
-    def hidden(self, tokens: Sequence[int], cache: KVCache) -> np.ndarray:
+    def hidden(self, tokens: Sequence[int], cache: KVCache, *, chunk: int | None = None,
+               on_chunk: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Run ``tokens`` through the model, extending ``cache``; returns the final-normed hidden state of the
-        last token, shape (dim,)."""
-        c = self.cfg
+        last token, shape (dim,).
+
+        A prompt runs in blocks of ``chunk`` tokens (default ``PREFILL_CHUNK``): each block's attention scores
+        stay small (KV, group*chunk, positions) instead of growing with the square of the prompt, and a block
+        only scores the positions before its end, which halves the attention work of a long prompt.
+        ``on_chunk(done, total)`` is called after each block (progress; it may raise to stop early, and then
+        the cache holds the tokens done so far).
+        """
         T = len(tokens)
-        start = cache.length
-        end = start + T
-        if end > cache.capacity:
-            raise ValueError(f"context full: {end} tokens exceed the cache capacity {cache.capacity}")
+        if cache.length + T > cache.capacity:
+            raise ValueError(f"context full: {cache.length + T} tokens exceed the cache capacity {cache.capacity}")
+        if T == 0:
+            raise ValueError("no tokens to run")
         if T == 1:
             return self._step(int(tokens[0]), cache)
-        hd, half, H, KV = c.head_dim, c.head_dim // 2, c.n_heads, c.n_kv_heads
-        G = H // KV
-        x = self.embed[np.asarray(tokens, dtype=np.intp)]  # (T, D) copy
+        size = max(1, int(chunk or PREFILL_CHUNK))
+        ids = np.asarray(tokens, dtype=np.intp)
+        x = ids[:0]
+        for a in range(0, T, size):
+            x = self._block(ids[a:a + size], cache)
+            if on_chunk is not None:
+                on_chunk(min(T, a + size), T)
+        last = x[-1]
+        return last * (1.0 / math.sqrt(float(last @ last) / self.cfg.dim + self.cfg.eps)) * self.out_norm
+
+    def _block(self, ids: np.ndarray, cache: KVCache) -> np.ndarray:
+        """One block of a prompt: every layer on ``len(ids)`` tokens at once (matrix-matrix products), the
+        keys and values appended to ``cache``. Returns the residual stream (T, dim), not normed."""
+        c = self.cfg
+        T = ids.shape[0]
+        start = cache.length
+        end = start + T
+        hd, half, H, KV, F = c.head_dim, c.head_dim // 2, c.n_heads, c.n_kv_heads, c.ffn_dim
+        G, qd, qkd = H // KV, self.q_dim, self.q_dim + self.kv_dim
+        x = self.embed[ids]  # (T, D) copy
         cos = self.cos[start:end, None, :]
         sin = self.sin[start:end, None, :]
-        mask = None
-        if T > 1:  # causal mask over the new block; earlier cached positions are all visible
-            mask = np.triu(np.full((T, end), -np.inf, np.float32), k=start + 1)
+        # causal mask over the block's own positions; earlier cached positions are all visible
+        mask = np.triu(np.full((T, T), -np.inf, np.float32), k=1)
+        rot = np.empty((T, H + KV, hd), np.float32)
+        tmp = np.empty((T, H + KV, half), np.float32)
+        att = np.empty((T, H, hd), np.float32)
+        scores = np.empty((G, T, end), np.float32)
+        flat = scores.reshape(G * T, end)
+        total = np.empty((G * T, 1), np.float32)
+        ones = self._ones
         for i in range(c.n_layers):
             h = self._rms(x)
             qkv = h @ self.wqkv[i].T  # (T, q+2kv)
-            qk = qkv[:, :self.q_dim + self.kv_dim].reshape(T, H + KV, hd)
+            qk = qkv[:, :qkd].reshape(T, H + KV, hd)
             a, b = qk[..., :half], qk[..., half:]
-            rot = np.concatenate((a * cos - b * sin, a * sin + b * cos), axis=-1)  # (T, H+KV, hd)
+            np.multiply(a, cos, out=rot[..., :half])
+            np.multiply(b, sin, out=tmp)
+            rot[..., :half] -= tmp
+            np.multiply(a, sin, out=rot[..., half:])
+            np.multiply(b, cos, out=tmp)
+            rot[..., half:] += tmp
             kc, vc = cache.k[i], cache.v[i]
             kc[:, start:end] = rot[:, H:].transpose(1, 0, 2)
-            vc[:, start:end] = qkv[:, self.q_dim + self.kv_dim:].reshape(T, KV, hd).transpose(1, 0, 2)
-            # queries grouped by the kv head they share: (KV, G*T, hd)
-            q = rot[:, :H].reshape(T, KV, G, hd).transpose(1, 2, 0, 3).reshape(KV, G * T, hd)
-            scores = np.matmul(q, kc[:, :end].transpose(0, 2, 1))  # (KV, G*T, end), already scaled
-            if mask is not None:
-                scores = scores.reshape(KV, G, T, end)
-                scores += mask
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            att = np.matmul(scores.reshape(KV, G * T, end), vc[:, :end])  # (KV, G*T, hd)
-            att = att.reshape(KV, G, T, hd).transpose(2, 0, 1, 3).reshape(T, self.q_dim)
-            x += att @ self.wo[i].T
+            vc[:, start:end] = qkv[:, qkd:].reshape(T, KV, hd).transpose(1, 0, 2)
+            for k in range(KV):  # one kv head at a time: its G query heads share the keys and values
+                q = rot[:, k * G:(k + 1) * G].transpose(1, 0, 2)  # (G, T, hd) view
+                np.matmul(q, kc[k, :end].T, out=scores)  # (G, T, end), already scaled
+                scores[:, :, start:] += mask
+                np.max(flat, axis=-1, keepdims=True, out=total)
+                flat -= total
+                np.exp(flat, out=flat)
+                # normalise the (G, T, hd) output rather than the (G, T, end) weights: one pass fewer over
+                # the large array; the row sums come from a matrix-vector product (faster than np.sum)
+                np.matmul(flat, ones[:end], out=total[:, 0])
+                out = att[:, k * G:(k + 1) * G].transpose(1, 0, 2)
+                np.matmul(scores, vc[k, :end], out=out)
+                out /= total.reshape(G, T, 1)
+            x += att.reshape(T, qd) @ self.wo[i].T
             h = self._rms(x)
             gu = h @ self.wgu[i].T
-            g, u = gu[:, :c.ffn_dim], gu[:, c.ffn_dim:]
+            g, u = gu[:, :F], gu[:, F:]
             # silu(g) * u = g * u / (1 + exp(-g)), in place on the gate half
             act = np.negative(g)
             np.exp(act, out=act)
@@ -325,7 +366,7 @@ class LlamaEngine:
             act *= u
             x += act @ self.wd[i].T
         cache.length = end
-        return (self._rms(x[-1:]) * self.out_norm)[0]
+        return x
 
     def _step(self, token: int, cache: KVCache) -> np.ndarray:
         """``hidden`` for one token: the decoding hot path, on 1-D vectors (matrix-vector products, no

@@ -21,6 +21,44 @@ def test_incremental_decoding_matches_one_batch(loaded) -> None:  # type: ignore
     assert batch.dtype == np.float32
 
 
+@pytest.mark.parametrize("chunk", [7, 16, 256])
+def test_chunked_prompt_pass_gives_the_token_by_token_logits(loaded, chunk: int) -> None:  # type: ignore[no-untyped-def]
+    # 7 and 16 do not divide the prompt: the last block is shorter, and later blocks attend to cached ones
+    engine = loaded._engine
+    ids = loaded.tokenizer.encode("The quick brown fox jumps over the lazy dog. " * 6)
+    assert len(ids) % 7 and len(ids) % 16 and len(ids) > 32
+    stepped = engine.new_cache(len(ids))
+    for t in ids:
+        one = engine._step(t, stepped)
+    blocked = engine.new_cache(len(ids))
+    seen: list[tuple[int, int]] = []
+    batch = engine.hidden(ids, blocked, chunk=chunk, on_chunk=lambda done, total: seen.append((done, total)))
+    assert blocked.length == stepped.length == len(ids)
+    assert seen[-1] == (len(ids), len(ids)) and len(seen) == -(-len(ids) // chunk)
+    np.testing.assert_allclose(engine.logits(batch), engine.logits(one), rtol=1e-3, atol=1e-3)
+    n = len(ids)
+    np.testing.assert_allclose(blocked.k[:, :, :n], stepped.k[:, :, :n], rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(blocked.v[:, :, :n], stepped.v[:, :, :n], rtol=1e-3, atol=1e-3)
+    assert int(np.argmax(engine.logits(batch))) == int(np.argmax(engine.logits(one)))
+
+
+def test_a_prompt_pass_stopped_between_blocks_keeps_the_blocks_done(loaded) -> None:  # type: ignore[no-untyped-def]
+    engine = loaded._engine
+    ids = loaded.tokenizer.encode("One two three four five six seven eight nine ten eleven twelve")
+
+    def stop(done: int, total: int) -> None:
+        if done >= 8:
+            raise KeyboardInterrupt
+
+    cache = engine.new_cache(len(ids))
+    with pytest.raises(KeyboardInterrupt):
+        engine.hidden(ids, cache, chunk=4, on_chunk=stop)
+    assert cache.length == 8
+    rest = engine.hidden(ids[8:], cache)  # continuing gives what one pass gives
+    whole = engine.hidden(ids, engine.new_cache(len(ids)))
+    np.testing.assert_allclose(rest, whole, rtol=1e-3, atol=1e-3)
+
+
 def test_partial_logits_equal_full_rows(loaded) -> None:  # type: ignore[no-untyped-def]
     engine = loaded._engine
     h = engine.hidden(loaded.tokenizer.encode("Hello"), engine.new_cache(8))
