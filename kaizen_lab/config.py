@@ -30,6 +30,7 @@ __all__ = [
     "AuthConfig",
     "ConfigurationManager",
     "KaizenConfig",
+    "LocalModelConfig",
     "MCPIntegrationConfig",
     "MonitoringConfig",
     "SecurityConfig",
@@ -44,7 +45,8 @@ NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 ENV_PREFIX = "KAIZEN_"
 #: ``KAIZEN_*`` variables that are not settings (read elsewhere), never treated as config keys.
-ENV_RESERVED = frozenset({"KAIZEN_HOME", "KAIZEN_CONFIG", "KAIZEN_STATIC_IMAGES"})
+ENV_RESERVED = frozenset({"KAIZEN_HOME", "KAIZEN_CONFIG", "KAIZEN_STATIC_IMAGES", "KAIZEN_LOCAL_MODEL",
+                          "KAIZEN_LOCAL_BACKEND"})
 
 
 _nesting = threading.local()
@@ -218,6 +220,21 @@ class MonitoringConfig(_Section):
     disabled_rules: list[str] = Field(default_factory=list)
 
 
+class LocalModelConfig(_Section):
+    """The embedded model (``model="local"``): bounded waits and warm-up."""
+
+    #: seconds one generation (prompt pass and answer) may take; ``null`` waits without limit. A prompt whose
+    #: pass is predicted to take longer is refused up front (``PromptTooSlowError``). Per call:
+    #: ``ModelSettings(timeout=...)``; per model: ``LocalModel(timeout=...)``
+    timeout: PositiveFloat | None = 120.0
+    #: sampled tokens one value of a structured answer may take in a row before the answer stops
+    #: (``finish_reason="length"``); the keys and punctuation the schema forces do not count
+    max_field_tokens: Annotated[int, Field(ge=1)] = 128
+    #: ``LocalModel.load()`` and the servers run a short generation after loading, so the first answer is as
+    #: fast as the next ones
+    warm_up: bool = True
+
+
 class KaizenConfig(_Section):
     """Every kaizen-lab setting. Build one with ``load_config`` (or directly, with keyword arguments)."""
 
@@ -243,6 +260,8 @@ class KaizenConfig(_Section):
     prices: dict[str, dict[str, NonNegativeFloat]] = Field(default_factory=dict)
 
     mcp_integration: MCPIntegrationConfig = Field(default_factory=MCPIntegrationConfig)
+    #: the embedded model: ``local: {timeout: 120, max_field_tokens: 128, warm_up: true}``
+    local: LocalModelConfig = Field(default_factory=LocalModelConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)

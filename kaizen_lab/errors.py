@@ -23,6 +23,7 @@ __all__ = [
     "MCPError",
     "ModelError",
     "OutputParseError",
+    "PromptTooSlowError",
     "RealRequestsForbiddenError",
     "RedactedCause",
     "SecurityError",
@@ -187,6 +188,20 @@ class KaizenTimeoutError(AgentRunError, TimeoutError):
                  partial: Any = None) -> None:
         super().__init__(message, events=events, partial=partial)
         self.seconds = seconds
+
+
+class PromptTooSlowError(KaizenTimeoutError):
+    """A prompt that cannot be read within the time limit, refused before the work starts.
+
+    ``predicted_seconds`` is the estimate (from the speed the engine measured), ``seconds`` the limit and
+    ``prompt_tokens`` the prompt's length; the message says how to fix it (a longer timeout, a shorter prompt).
+    """
+
+    def __init__(self, message: str, *, seconds: float | None = None, predicted_seconds: float = 0.0,
+                 prompt_tokens: int = 0, events: Sequence[Any] = (), partial: Any = None) -> None:
+        super().__init__(message, seconds=seconds, events=events, partial=partial)
+        self.predicted_seconds = predicted_seconds
+        self.prompt_tokens = prompt_tokens
 
 
 class SecurityError(KaizenError):

@@ -21,6 +21,7 @@ __all__ = [
     "EventListener",
     "MCPNotified",
     "ModelCalled",
+    "ModelProgress",
     "Retried",
     "RunFinished",
     "RunStarted",
@@ -29,6 +30,7 @@ __all__ = [
     "ToolCalled",
     "add_listener",
     "collecting",
+    "current_recorder",
     "current_run_id",
     "running",
     "emit",
@@ -111,6 +113,22 @@ class ModelCalled:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ModelProgress:
+    """A model call's long work while it runs: today the embedded model's prompt pass (``phase="prompt"``),
+    ``done`` of ``total`` prompt tokens read after ``elapsed_ms``, ``eta_ms`` the estimated time left."""
+
+    run_id: str
+    model: str
+    phase: str = "prompt"
+    done: int = 0
+    total: int = 0
+    elapsed_ms: float = 0.0
+    eta_ms: float | None = None
+    ts: float = field(default_factory=time.time)
+    kind: Literal["model_progress"] = "model_progress"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCalled:
     run_id: str
     tool: str
@@ -147,8 +165,8 @@ class MCPNotified:
     kind: Literal["mcp"] = "mcp"
 
 
-Event: TypeAlias = (RunStarted | RunFinished | StepStarted | StepFinished | ModelCalled | ToolCalled | Retried
-                    | MCPNotified)
+Event: TypeAlias = (RunStarted | RunFinished | StepStarted | StepFinished | ModelCalled | ModelProgress
+                    | ToolCalled | Retried | MCPNotified)
 EventListener: TypeAlias = Callable[[Event], None]
 
 _listeners: tuple[EventListener, ...] = ()
@@ -217,12 +235,25 @@ def current_run_id() -> str:
     return _current_run.get()
 
 
+_current_recorder: contextvars.ContextVar[Callable[[Event], None] | None] = contextvars.ContextVar(
+    "kaizen_current_recorder", default=None)
+
+
+def current_recorder() -> Callable[[Event], None]:
+    """How to record an event on the run executing in this context: the run's own recorder (its event list,
+    its collector and the listeners) when ``running`` was given one, else ``record``. Capture it before
+    handing work to another thread (context variables do not follow into executor threads)."""
+    return _current_recorder.get() or record
+
+
 @contextlib.contextmanager
-def running(run_id: str) -> Iterator[None]:
+def running(run_id: str, recorder: Callable[[Event], None] | None = None) -> Iterator[None]:
     token = _current_run.set(run_id)
+    rtoken = _current_recorder.set(recorder)
     try:
         yield
     finally:
+        _current_recorder.reset(rtoken)
         _current_run.reset(token)
 
 

