@@ -22,7 +22,7 @@ import numpy as np
 
 from kaizen_lab.models.local._constrained import JsonConstraint, compile_json_schema
 from kaizen_lab.models.local._sampling import choose, log_normaliser, top_alternatives
-from kaizen_lab.models.local._threads import BlasThreadTuner
+from kaizen_lab.models.local._threads import BlasThreadTuner, CpuWatch
 from kaizen_lab.models.local._tokenizer import Tokenizer, build_tokenizer
 
 __all__ = ["GenerationStep", "LoadedModel", "blas_tuner", "get_loaded", "loaded_models"]
@@ -415,7 +415,7 @@ def blas_tuner() -> BlasThreadTuner:
     global _TUNER
     with _CACHE_LOCK:
         if _TUNER is None:
-            _TUNER = BlasThreadTuner()
+            _TUNER = BlasThreadTuner(others_busy=CpuWatch())
         return _TUNER
 
 

@@ -69,3 +69,19 @@ assert [c.get_num_threads() for c in t._controllers] == before, before
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_busy_cores_keep_it_to_one_thread_without_trying_more() -> None:
+    busy = {"now": True}
+    t = BlasThreadTuner(max_threads=2, others_busy=lambda: busy["now"])
+    if not t.active:
+        pytest.skip("threadpoolctl found no BLAS library to control")
+    try:
+        # two threads would be faster if tried, but other processes hold the cores: never tried, never used
+        used = drive(t, {2: 0.010, 1: 0.050}, 100)
+        assert set(used) == {1} and t.prefill_threads() == 1 and t.estimate[2] is None
+        busy["now"] = False  # the cores free up: the tuner measures and takes two threads
+        used = drive(t, {2: 0.010, 1: 0.050}, 50)
+        assert used[-10:] == [2] * 10 and t.prefill_threads() == 2
+    finally:
+        t.restore()
