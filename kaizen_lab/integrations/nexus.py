@@ -501,6 +501,9 @@ def serve_command(argv: Sequence[str]) -> int:
     parser.add_argument("--no-monitoring", action="store_true", help="do not evaluate alert rules (/alerts off)")
     args = parser.parse_args(argv)
     agents = [a for target in args.targets for a in _load_targets(target)]
+    from kaizen_lab.models.local import warm_local_models
+
+    warm_local_models(agents)  # the embedded model loads now, not on the first request
     auth = None
     monitoring: Any = False if args.no_monitoring else None
     if args.config:

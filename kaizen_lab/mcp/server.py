@@ -503,6 +503,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     agents = [a for target in args.targets for a in load_agents(target)]
+    from kaizen_lab.models.local import warm_local_models
+
+    warm_local_models(agents)  # the embedded model loads now, not on the first tool call
     server = AgentMCPServer(agents, name=args.name)
     if not args.http:
         server.serve("stdio", start=False).run()

@@ -199,3 +199,18 @@ def test_the_prompt_bar_follows_kaizen_progress(loaded, monkeypatch: pytest.Monk
     short = _PromptProgress("m", "", 10, loaded)
     short.report(10, 10)
     assert short.bar is None  # short prompts show nothing
+
+
+def test_servers_warm_the_local_agents_and_compile_their_schemas(local_model: LocalModel, loaded) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from kaizen_lab.agents.agent import Agent
+    from kaizen_lab.models.local import warm_local_models
+    from kaizen_lab.models.testing import TestModel
+
+    local = Agent("extractor", "text -> city: str, country: str", model=local_model)
+    other = Agent("echo", "question -> answer", model=TestModel())
+    schema = json.dumps(local.signature.output_schema(), sort_keys=True)
+    loaded._grammars.pop(schema, None)
+    assert warm_local_models([local, other]) == ["extractor"]
+    assert schema in loaded._grammars and loaded._warm
