@@ -192,11 +192,12 @@ class LoadedModel:
 
         rate = n_tokens / predicted
         fits = _tokens_within(self.config, timeout, self.prefill_rate or 0.0)
+        shorten = f"shorten the prompt to about {fits} tokens, " if fits >= _MIN_MEASURED_PROMPT else ""
         raise PromptTooSlowError(
-            f"the prompt has {n_tokens} tokens, and reading it would take about {predicted:.0f} s here "
+            f"the prompt has {n_tokens} tokens, and reading it would take about {predicted:.1f} s here "
             f"(~{rate:.0f} tokens/s at the speed this machine measured), more than the {timeout:g} s timeout. "
-            f"Raise the timeout (ModelSettings(timeout={max(10, round(predicted * 1.5))}) or the `local.timeout` "
-            f"configuration), shorten the prompt to about {fits} tokens, or use a hosted model",
+            f"Raise settings.timeout (ModelSettings(timeout={max(10, round(predicted * 1.5))}), or the "
+            f"`local.timeout` configuration), {shorten}or use a hosted model",
             seconds=timeout, predicted_seconds=predicted, prompt_tokens=n_tokens)
 
     def _record_prefill(self, n_tokens: int, start: int, seconds: float) -> None:

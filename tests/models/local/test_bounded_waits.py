@@ -68,7 +68,7 @@ def test_warm_up_measures_the_prompt_speed(loaded) -> None:  # type: ignore[no-u
 
 def test_a_prompt_that_cannot_be_read_in_time_is_refused_up_front(local_model: LocalModel, loaded,  # type: ignore[no-untyped-def]
                                                                   forced_rate: None) -> None:
-    loaded.prefill_rate = 10.0  # ~10 tokens a second: a forced, very slow machine
+    loaded.prefill_rate = 100.0  # ~100 tokens a second: a forced, slow machine
     reported: list[tuple[int, int]] = []
     prompt = loaded.tokenizer.encode(LONG)
     with pytest.raises(PromptTooSlowError) as err:
