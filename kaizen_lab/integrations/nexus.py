@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -503,7 +504,11 @@ def serve_command(argv: Sequence[str]) -> int:
     agents = [a for target in args.targets for a in _load_targets(target)]
     from kaizen_lab.models.local import warm_local_models
 
-    warm_local_models(agents)  # the embedded model loads now, not on the first request
+    started = time.perf_counter()
+    warmed = warm_local_models(agents)  # the embedded model loads now, not on the first request
+    if warmed:
+        print(f"embedded model loaded and warmed for {warmed} in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr, flush=True)
     auth = None
     monitoring: Any = False if args.no_monitoring else None
     if args.config:

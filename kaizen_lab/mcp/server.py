@@ -24,6 +24,7 @@ import secrets
 import socket
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -505,7 +506,11 @@ def run_serve(args: argparse.Namespace) -> int:
     agents = [a for target in args.targets for a in load_agents(target)]
     from kaizen_lab.models.local import warm_local_models
 
-    warm_local_models(agents)  # the embedded model loads now, not on the first tool call
+    started = time.perf_counter()
+    warmed = warm_local_models(agents)  # the embedded model loads now, not on the first tool call
+    if warmed:
+        print(f"embedded model loaded and warmed for {warmed} in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr, flush=True)
     server = AgentMCPServer(agents, name=args.name)
     if not args.http:
         server.serve("stdio", start=False).run()

@@ -214,3 +214,30 @@ def test_servers_warm_the_local_agents_and_compile_their_schemas(local_model: Lo
     loaded._grammars.pop(schema, None)
     assert warm_local_models([local, other]) == ["extractor"]
     assert schema in loaded._grammars and loaded._warm
+
+
+def test_mcp_serve_warms_a_local_agent_before_the_first_call(model_path: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    app = tmp_path / "local_app.py"
+    app.write_text("from kaizen_lab.agents import Agent\n"
+                   "from kaizen_lab.models.local import LocalModel\n"
+                   f"reader = Agent('reader', 'question -> answer', model=LocalModel(path={model_path!r}, "
+                   "backend='numpy'))\n")
+    env = {**os.environ, "KAIZEN_PROGRESS": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "kaizen_lab.mcp", "serve", f"{app}:reader"], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        lines = []  # nothing is sent: the server warms up on its own, before any request
+        while not any("embedded model loaded and warmed for ['reader']" in x for x in lines) and len(lines) < 20:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+        assert any("embedded model loaded and warmed for ['reader']" in x for x in lines), lines
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
