@@ -42,6 +42,19 @@ def test_chunked_prompt_pass_gives_the_token_by_token_logits(loaded, chunk: int)
     assert int(np.argmax(engine.logits(batch))) == int(np.argmax(engine.logits(one)))
 
 
+def test_the_unshifted_softmax_gives_the_shifted_one(loaded) -> None:  # type: ignore[no-untyped-def]
+    engine = loaded._engine
+    ids = loaded.tokenizer.encode("A short note about the weather in Paris and in Rome. " * 8)
+    results = []
+    for exact in (True, False):
+        engine.exact_softmax = exact
+        try:
+            results.append(engine.logits(engine.hidden(ids, engine.new_cache(len(ids)), chunk=32)))
+        finally:
+            engine.exact_softmax = False
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-4)
+
+
 def test_a_prompt_pass_stopped_between_blocks_keeps_the_blocks_done(loaded) -> None:  # type: ignore[no-untyped-def]
     engine = loaded._engine
     ids = loaded.tokenizer.encode("One two three four five six seven eight nine ten eleven twelve")
