@@ -183,10 +183,14 @@ class LoadedModel:
         return prompt_work(self.config, n_tokens, start) / self.prefill_rate
 
     def _check_prompt_time(self, n_tokens: int, timeout: float, predicted: float | None = None) -> None:
-        """Raise ``PromptTooSlowError`` when a pass over ``n_tokens`` is predicted to outlast ``timeout``."""
+        """Raise ``PromptTooSlowError`` when a pass over ``n_tokens`` is predicted to outlast ``timeout``: by
+        ``PREDICTION_MARGIN`` when predicted from the kept speed (measured earlier, perhaps on a busier or
+        idler machine), by any amount when ``predicted`` comes from this very pass."""
+        margin = 1.0
         if predicted is None:
             predicted = self.predict_prompt_seconds(n_tokens)
-        if predicted is None or predicted <= timeout:
+            margin = PREDICTION_MARGIN
+        if predicted is None or predicted <= timeout * margin:
             return
         from kaizen_lab.errors import PromptTooSlowError
 
@@ -394,6 +398,9 @@ def _tokens_within(cfg: Any, seconds: float, rate: float) -> int:
 #: an attention multiply-add per position costs about this many weight multiply-adds (the softmax passes
 #: over the scores come on top of the two products); measured on the numpy engine
 ATTENTION_COST = 1.6
+#: a prompt is refused up front only when the kept speed predicts it would outlast the timeout by this factor
+#: (the speed was measured earlier: the machine may have been busier then); the deadline stops the rest
+PREDICTION_MARGIN = 1.5
 #: prompt passes shorter than this are not timed (fixed costs dominate them)
 _MIN_MEASURED_PROMPT = 96
 _RATE_ALPHA = 0.5
