@@ -302,8 +302,9 @@ class LocalModel(ModelBase):
         return loaded, prompt, {"options": options, "stop": tuple(s.stop or ()), "timeout": timeout}
 
     def _steps(self, loaded: Any, prompt: list[int], options: dict[str, Any],
-               cancel: threading.Event, run_id: str = "",
-               recorder: Callable[[Any], None] | None = None) -> Iterator[Any]:
+               cancel: threading.Event) -> Iterator[Any]:
+        options = dict(options)
+        run_id, recorder = options.pop(_RUN_KEY, ("", None))  # where progress events go (see _with_run)
         with _PromptProgress(self.name, run_id, len(prompt), loaded, recorder) as progress:
             yield from loaded.generate(prompt, cancel=cancel, on_prompt=progress.report, **options)
 
@@ -326,7 +327,7 @@ class LocalModel(ModelBase):
         def run() -> tuple[str, int, str]:
             scanner = _StopScanner(plan["stop"])
             produced, finish = 0, "stop"
-            for step in self._steps(loaded, prompt, plan["options"], cancel, run_id, recorder):
+            for step in self._steps(loaded, prompt, _with_run(plan["options"], run_id, recorder), cancel):
                 produced += len(step.tokens)
                 tops = step.top_logprobs or [[] for _ in step.tokens]
                 scored.extend(zip(step.tokens, step.logprobs, tops, strict=True))
@@ -340,7 +341,7 @@ class LocalModel(ModelBase):
 
         # the engine stops itself at the deadline (between prompt blocks and tokens) with the text so far; the
         # caller stops waiting a little later in any case
-        wait = plan["timeout"] + _TIMEOUT_GRACE if plan["timeout"] else None
+        wait = None if plan["timeout"] is None else plan["timeout"] + _TIMEOUT_GRACE
         try:
             text, produced, finish = await asyncio.wait_for(loop.run_in_executor(_worker(), run), wait)
         except KaizenTimeoutError:
@@ -395,7 +396,7 @@ class LocalModel(ModelBase):
             scanner = _StopScanner(plan["stop"])
             finish = "stop"
             try:
-                for step in self._steps(loaded, prompt, plan["options"], cancel, run_id, recorder):
+                for step in self._steps(loaded, prompt, _with_run(plan["options"], run_id, recorder), cancel):
                     if scanner.hit:
                         continue  # text past a stop sequence is dropped; the engine stops at the next token
                     delta = scanner.push(step.text, final=step.finish_reason is not None)
@@ -500,6 +501,14 @@ def warm_local_models(agents: Iterable[Any]) -> list[str]:
     for model, output_schemas in schemas.values():
         model.warm(output_schemas)
     return warmed
+
+
+#: the options key that carries the current run's id and recorder from ``request``/``stream`` to ``_steps``
+_RUN_KEY = "_kaizen_run"
+
+
+def _with_run(options: dict[str, Any], run_id: str, recorder: Callable[[Any], None]) -> dict[str, Any]:
+    return {**options, _RUN_KEY: (run_id, recorder)}
 
 
 def _local_config() -> Any:

@@ -154,10 +154,10 @@ class LoadedModel:
             started = time.monotonic()
             text: list[str] = []
             try:
-                if timeout is not None and timeout > 0:
+                if timeout is not None:
                     self._check_prompt_time(len(prompt), timeout)
                 for step in self._generate(list(prompt), max_tokens, temperature, top_p, seed, grammar, cancel,
-                                           _Limits(started + timeout if timeout else None, timeout, on_prompt,
+                                           _Limits(None if timeout is None else started + timeout, timeout, on_prompt,
                                                    max_field_tokens), max(0, top_logprobs)):
                     text.append(step.text)
                     yield step
@@ -308,15 +308,18 @@ class LoadedModel:
         ``predict_prompt_seconds``) and llguidance builds its first matcher."""
         if self._warm:
             return
-        tok = self.tokenizer
-        prompt = tok.encode(_WARM_PROMPT)
-        for _ in self.generate(prompt, max_tokens=_WARM_DECODE_STEPS):
-            pass
-        if self._ll_tokenizer is not None or importlib.util.find_spec("llguidance") is not None:
-            schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
-            grammar = self.grammar(json.dumps(schema, sort_keys=True), schema)
-            for _ in self.generate(prompt[-8:], max_tokens=8, grammar=grammar):
+        # another model's tokenizer may split the text differently, and its context may be small: keep to half
+        prompt = self.tokenizer.encode(_WARM_PROMPT)[-max(2, self.context_length // 2):]
+        try:
+            for _ in self.generate(prompt, max_tokens=_WARM_DECODE_STEPS):
                 pass
+            if self._ll_tokenizer is not None or importlib.util.find_spec("llguidance") is not None:
+                schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+                grammar = self.grammar(json.dumps(schema, sort_keys=True), schema)
+                for _ in self.generate(prompt[-8:], max_tokens=8, grammar=grammar):
+                    pass
+        except Exception:  # noqa: BLE001 - warming is an optimisation: the first real request reports problems
+            return
         self._warm = True
 
 
