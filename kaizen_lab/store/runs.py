@@ -331,14 +331,24 @@ class RunStore:
             if self._roots is not None:
                 self._roots = None  # recounted on the next commit
         ids = [d[0] for d in doomed]
+        if not ids:
+            return
+        # the tracer stores a run and its events as two rows (runs, run_events): span and event rows only come
+        # from ``write()``, so those tables are often empty, and a delete there would still look up every run
+        spans, events = conn.execute("SELECT EXISTS (SELECT 1 FROM spans), EXISTS (SELECT 1 FROM events)").fetchone()
         for i in range(0, len(ids), 500):  # a few statements per commit, not four per doomed trace
             chunk = ids[i:i + 500]
             marks = ", ".join("?" * len(chunk))
-            runs_of = f"SELECT run_id FROM runs WHERE trace_id IN ({marks})"
-            conn.execute(f"DELETE FROM events WHERE run_id IN ({runs_of})", chunk)
-            conn.execute(f"DELETE FROM run_events WHERE run_id IN ({runs_of})", chunk)
-            for table in ("spans", "runs"):
-                conn.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", chunk)
+            run_ids = [r[0] for r in conn.execute(f"SELECT run_id FROM runs WHERE trace_id IN ({marks})", chunk)]
+            for j in range(0, len(run_ids), 500):
+                some = run_ids[j:j + 500]
+                of = f"run_id IN ({', '.join('?' * len(some))})"
+                conn.execute(f"DELETE FROM run_events WHERE {of}", some)
+                if events:
+                    conn.execute(f"DELETE FROM events WHERE {of}", some)
+            if spans:
+                conn.execute(f"DELETE FROM spans WHERE trace_id IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM runs WHERE trace_id IN ({marks})", chunk)
 
     def close(self) -> None:
         """Commit what is queued and close the database."""

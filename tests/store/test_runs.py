@@ -13,6 +13,7 @@ from kaizen_lab.config import load_config
 from kaizen_lab.errors import ConfigError
 from kaizen_lab.store import SCHEMA_VERSION, RunStore, StoreError
 from kaizen_lab.store._schema import MIGRATIONS
+from kaizen_lab.store.runs import RUN_COLUMNS, _row
 
 
 def _run(run_id: str, start: float, parent: str | None = None, trace: str | None = None) -> dict:
@@ -96,6 +97,25 @@ def test_retention_keeps_the_newest_root_runs_with_their_sub_runs() -> None:
     assert roots == ["root4", "root3", "root2"]
     assert store.count_runs() == 6  # each kept root keeps its child
     assert {s["trace_id"] for s in store.spans()} == {"root2", "root3", "root4"}
+
+
+def test_retention_drops_the_events_of_every_run_of_a_dropped_trace(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    with RunStore(path, max_runs=2) as store:
+        for i in range(4):
+            root, child = f"root{i}", f"root{i}-child"
+            runs = [_run(root, float(i)), _run(child, i + 0.5, parent=root, trace=root)]
+            # the tracer's rows (one events row per run) and ``write()``'s event rows, for the root and its sub-run
+            store.write_rows([_row(r, RUN_COLUMNS) for r in runs],
+                             run_events=[(r["run_id"], root, f'[{{"run": "{r["run_id"]}"}}]') for r in runs])
+            store.write(events=[{"run_id": r["run_id"], "trace_id": root, "seq": 0, "kind": "run_started",
+                                 "ts": float(i), "data": {"run": r["run_id"]}} for r in runs])
+            store.flush()
+    kept = {f"root{i}{s}" for i in (2, 3) for s in ("", "-child")}
+    conn = sqlite3.connect(path)
+    for table in ("runs", "run_events", "events"):
+        assert {r[0] for r in conn.execute(f"SELECT run_id FROM {table}")} == kept, table  # noqa: S608
+    conn.close()
 
 
 def test_retention_by_age() -> None:
