@@ -195,3 +195,26 @@ def test_bad_record_is_reported_by_flush_and_spares_its_batch_mates() -> None:
         store.flush()
     assert {r["run_id"] for r in store.runs()} == {"before", "after"}
     store.flush()  # the failure was reported once
+
+
+def test_none_is_stored_as_null_and_a_none_adapter_the_program_registered_is_kept(tmp_path: Path) -> None:
+    key = (type(None), sqlite3.PrepareProtocol)
+    saved = sqlite3.adapters.pop(key, None)
+    try:
+        with RunStore(tmp_path / "t.db", max_runs=None) as store:
+            store.write(runs=[_run("r1", 1.0)])
+            store.flush()
+        row = sqlite3.connect(tmp_path / "t.db").execute(
+            "SELECT typeof(parent_run_id), typeof(cost), typeof(error) FROM runs").fetchone()
+        assert row == ("null", "null", "null")
+
+        def mine(value: None) -> str:
+            return "none"
+
+        sqlite3.register_adapter(type(None), mine)
+        RunStore(":memory:", max_runs=None).close()
+        assert sqlite3.adapters[key] is mine
+    finally:
+        sqlite3.adapters.pop(key, None)
+        if saved is not None:
+            sqlite3.adapters[key] = saved
