@@ -28,11 +28,12 @@ _Rows = list[tuple[tuple[Any, ...], str]]
 
 
 def _templates(tmp: Path) -> tuple[list[str], _Rows, list[_Rows]]:
-    """Rows of one real agent run, and of one real pattern run with two sub-runs (runs, run_events)."""
+    """Rows of one real agent run, and of one real pattern run with two sub-runs (run columns, events)."""
     from kaizen_lab.agents import Agent
     from kaizen_lab.models import TestModel
     from kaizen_lab.patterns import ConsensusPattern
     from kaizen_lab.store import RunStore
+    from kaizen_lab.store.runs import RUN_COLUMNS
     from kaizen_lab.tracing import Tracer
 
     path = tmp / "template.db"
@@ -45,9 +46,9 @@ def _templates(tmp: Path) -> tuple[list[str], _Rows, list[_Rows]]:
         tracer.flush()
     store.close()
     conn = sqlite3.connect(path)
-    runs = conn.execute("SELECT * FROM runs ORDER BY start_ts").fetchall()
-    names = [d[0] for d in conn.execute("SELECT * FROM runs").description]
-    events = dict(conn.execute("SELECT run_id, data FROM run_events").fetchall())
+    names = list(RUN_COLUMNS)
+    runs = conn.execute(f"SELECT {', '.join(names)} FROM runs ORDER BY start_ts").fetchall()  # noqa: S608
+    events = dict(conn.execute("SELECT run_id, events FROM runs").fetchall())
     conn.close()
     pid = names.index("parent_run_id")
     root_single = next(r for r in runs if r[pid] is None and r[names.index("agent_id")] == "qa")
@@ -62,7 +63,6 @@ def _build(path: Path, n: int, names: list[str], single: _Rows, pattern: list[_R
     RunStore(path, max_runs=None).close()  # the schema
     col = {name: i for i, name in enumerate(names)}
     runs: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
     patterns: list[str] = []
     t0 = time.time() - n
     for i in range(n):
@@ -80,8 +80,7 @@ def _build(path: Path, n: int, names: list[str], single: _Rows, pattern: list[_R
                 if row[col["parent_run_id"]] is not None:
                     new[col["parent_run_id"]] = ids.get(row[col["parent_run_id"]], root_id)
                 new[col["start_ts"]] = ts + (row[col["start_ts"]] - rows[0][0][col["start_ts"]])
-                runs.append(tuple(new))
-                events.append((new[col["run_id"]], root_id, data))
+                runs.append((*new, data))
             patterns.append(root_id)
         else:
             row, data = single[0]
@@ -90,12 +89,11 @@ def _build(path: Path, n: int, names: list[str], single: _Rows, pattern: list[_R
             new[col["run_id"]] = new[col["trace_id"]] = run_id
             new[col["agent_id"]] = _AGENTS[i % len(_AGENTS)]
             new[col["start_ts"]] = ts
-            runs.append(tuple(new))
-            events.append((run_id, run_id, data))
+            runs.append((*new, data))
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", runs)
-    conn.executemany("INSERT INTO run_events (run_id, trace_id, data) VALUES (?, ?, ?)", events)
+    cols = [*names, "events"]  # a traced run's events are stored in its row
+    conn.executemany(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", runs)
     conn.execute("COMMIT")
     conn.close()
     return patterns[-5:]

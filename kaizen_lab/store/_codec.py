@@ -18,7 +18,7 @@ from typing import Any
 __all__ = ["ENCRYPTED_COLUMNS", "PayloadCodec", "codec_for"]
 
 #: columns that may hold what a run saw (the rest are ids, names, numbers and times)
-ENCRYPTED_COLUMNS = frozenset({"inputs", "outputs", "attributes", "error", "data"})
+ENCRYPTED_COLUMNS = frozenset({"inputs", "outputs", "attributes", "error", "data", "events"})
 _PREFIX = "enc:v1:"
 
 

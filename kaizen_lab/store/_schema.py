@@ -60,6 +60,12 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         """CREATE TABLE run_events (
             run_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, data TEXT NOT NULL)""",
     )),
+    (4, "a traced run's events in its run row (one row and one b-tree per stored run, not two)", (
+        "ALTER TABLE runs ADD COLUMN events TEXT",
+        "UPDATE runs SET events = (SELECT data FROM run_events e WHERE e.run_id = runs.run_id) "
+        "WHERE run_id IN (SELECT run_id FROM run_events)",
+        "DROP TABLE run_events",
+    )),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -17,6 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ _RUN_COLS = ("run_id", "trace_id", "parent_run_id", "agent_id", "kind", "status"
 _SPAN_COLS = ("span_id", "trace_id", "run_id", "parent_id", "kind", "name", "start_ts", "end_ts", "duration_ms",
               "status", "error", "inputs", "outputs", "attributes")
 _EVENT_COLS = ("run_id", "trace_id", "seq", "kind", "ts", "data")
-_RUN_EVENT_COLS = ("run_id", "trace_id", "data")
+# a stored row of ``runs``: the run's columns, then all of its events as one JSON text (the tracer's rows)
+_RUN_ROW_COLS = (*_RUN_COLS, "events")
+_RUN_SELECT = ", ".join(_RUN_COLS)
 _JSON_COLS = frozenset({"inputs", "outputs", "attributes", "data"})
 _PARENT = 2  # position of parent_run_id in a run row
 # record dicts use the span/run field names ``start``/``end``; the columns are ``start_ts``/``end_ts``
@@ -65,6 +68,12 @@ def default_store_path(config: Any = None) -> str:
 
 def _insert_sql(table: str, cols: Sequence[str]) -> str:
     return f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+_INSERT_RUN = _insert_sql("runs", _RUN_ROW_COLS)
+# a run stored again without events (``write()``) keeps those stored with it before
+_INSERT_RUN_KEEP_EVENTS = (f"INSERT OR REPLACE INTO runs ({', '.join(_RUN_ROW_COLS)}) VALUES "
+                           f"({', '.join('?' * len(_RUN_COLS))}, (SELECT events FROM runs WHERE run_id = ?))")
 
 
 def _value(record: Mapping[str, Any], col: str) -> Any:
@@ -226,7 +235,8 @@ class RunStore:
     def write_rows(self, runs: list[tuple[Any, ...]], spans: Sequence[tuple[Any, ...]] = (),
                    events: Sequence[tuple[Any, ...]] = (), *, run_events: Sequence[tuple[Any, ...]] = ()) -> None:
         """Queue rows already in column order (``RUN_COLUMNS``/``SPAN_COLUMNS``/``EVENT_COLUMNS``, JSON as text;
-        ``run_events``: ``(run_id, trace_id, data)``, all of one run's events in one row).
+        ``run_events``: ``(run_id, trace_id, data)``, all of one run's events as one JSON text, stored in the
+        run's own row).
 
         The tracer's fast path: no per-record conversion on the writer thread.
         """
@@ -300,25 +310,40 @@ class RunStore:
                 runs += [_row(r, _RUN_COLS) for r in item[0]]
                 spans += [_row(s, _SPAN_COLS) for s in item[1]]
                 events += [_row(e, _EVENT_COLS) for e in item[2]]
+        # a run's events go into its own row: one row (one b-tree and its indexes) per stored run, not two
+        late: list[tuple[Any, ...]] = []
+        bare: list[tuple[Any, ...]] = []  # runs without events (``write()``): they keep those stored before
+        if run_events:
+            data = {e[0]: e[2] for e in run_events}
+            runs = [(*r, data.pop(r[0], None)) for r in runs]
+            late = [(d, rid) for rid, d in data.items()]  # events of a run stored in an earlier batch
+            if None in map(itemgetter(-1), runs):
+                bare = [(*r[:-1], r[0]) for r in runs if r[-1] is None]
+                runs = [r for r in runs if r[-1] is not None]
+        else:
+            bare, runs = [(*r, r[0]) for r in runs], []
         if self.codec is not None:  # encryption at rest (store/_codec.py)
-            runs = self.codec.encode_rows(runs, _RUN_COLS)
+            runs = self.codec.encode_rows(runs, _RUN_ROW_COLS)
+            bare = self.codec.encode_rows(bare, _RUN_COLS)
             spans = self.codec.encode_rows(spans, _SPAN_COLS)
             events = self.codec.encode_rows(events, _EVENT_COLS)
-            run_events = self.codec.encode_rows(run_events, _RUN_EVENT_COLS)
+            late = self.codec.encode_rows(late, ("events", "run_id"))
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if runs:
-                    conn.executemany(_insert_sql("runs", _RUN_COLS), runs)
+                    conn.executemany(_INSERT_RUN, runs)
+                if bare:
+                    conn.executemany(_INSERT_RUN_KEEP_EVENTS, bare)
                 if spans:
                     conn.executemany(_insert_sql("spans", _SPAN_COLS), spans)
                 if events:
                     conn.executemany(_insert_sql("events", _EVENT_COLS), events)
-                if run_events:
-                    conn.executemany(_insert_sql("run_events", _RUN_EVENT_COLS), run_events)
-                if runs:
-                    self._enforce_retention(conn, sum(1 for r in runs if r[_PARENT] is None))
+                if late:
+                    conn.executemany("UPDATE runs SET events = ? WHERE run_id = ?", late)
+                if runs or bare:
+                    self._enforce_retention(conn, sum(1 for r in (*runs, *bare) if r[_PARENT] is None))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -350,19 +375,15 @@ class RunStore:
         ids = [d[0] for d in doomed]
         if not ids:
             return
-        # the tracer stores a run and its events as two rows (runs, run_events): span and event rows only come
-        # from ``write()``, so those tables are often empty, and a delete there would still look up every run
+        # the tracer stores a run and its events in one row: span and event rows only come from ``write()``, so
+        # those tables are often empty, and a delete there would still look up every doomed run
         spans, events = conn.execute("SELECT EXISTS (SELECT 1 FROM spans), EXISTS (SELECT 1 FROM events)").fetchone()
         for i in range(0, len(ids), 500):  # a few statements per commit, not four per doomed trace
             chunk = ids[i:i + 500]
             marks = ", ".join("?" * len(chunk))
-            run_ids = [r[0] for r in conn.execute(f"SELECT run_id FROM runs WHERE trace_id IN ({marks})", chunk)]
-            for j in range(0, len(run_ids), 500):
-                some = run_ids[j:j + 500]
-                of = f"run_id IN ({', '.join('?' * len(some))})"
-                conn.execute(f"DELETE FROM run_events WHERE {of}", some)
-                if events:
-                    conn.execute(f"DELETE FROM events WHERE {of}", some)
+            if events:
+                conn.execute(f"DELETE FROM events WHERE run_id IN (SELECT run_id FROM runs WHERE trace_id IN ({marks}))",
+                             chunk)
             if spans:
                 conn.execute(f"DELETE FROM spans WHERE trace_id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM runs WHERE trace_id IN ({marks})", chunk)
@@ -429,10 +450,10 @@ class RunStore:
         tail = f" LIMIT {int(limit)}" if limit is not None else (" LIMIT -1" if offset else "")
         if offset:
             tail += f" OFFSET {int(offset)}"
-        return self._query(f"SELECT * FROM runs{where} ORDER BY start_ts DESC{tail}", params)
+        return self._query(f"SELECT {_RUN_SELECT} FROM runs{where} ORDER BY start_ts DESC{tail}", params)
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        rows = self._query(f"SELECT {_RUN_SELECT} FROM runs WHERE run_id = ?", (run_id,))
         return rows[0] if rows else None
 
     def spans(self, *, run_id: str | None = None, trace_id: str | None = None, kind: str | None = None,
@@ -471,8 +492,8 @@ class RunStore:
         out: dict[str, str] = {}
         for i in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
             chunk = ids[i:i + 500]
-            rows = self._query(f"SELECT run_id, data FROM run_events WHERE run_id IN ({', '.join('?' * len(chunk))})",
-                               chunk)
+            rows = self._query(f"SELECT run_id, events AS data FROM runs WHERE run_id IN ({', '.join('?' * len(chunk))}) "
+                               "AND events IS NOT NULL", chunk)
             out.update((r["run_id"], r["data"]) for r in rows)
         return out
 
@@ -488,9 +509,9 @@ class RunStore:
 
     def subtree(self, run_id: str) -> list[dict[str, Any]]:
         """The run and every run below it (via ``parent_run_id``, indexed), in start order."""
-        return self._query("""WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL
+        return self._query(f"""WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL
                               SELECT r.run_id FROM runs r JOIN tree t ON r.parent_run_id = t.id)
-                              SELECT * FROM runs WHERE run_id IN (SELECT id FROM tree) ORDER BY start_ts""",
+                              SELECT {_RUN_SELECT} FROM runs WHERE run_id IN (SELECT id FROM tree) ORDER BY start_ts""",
                            (run_id,))
 
     def __repr__(self) -> str:

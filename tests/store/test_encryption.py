@@ -62,6 +62,7 @@ def test_encrypted_store_holds_no_plaintext_in_the_file_or_its_wal(tmp_path: Pat
     reopened = RunStore(tmp_path / "traces.db", config=_config(tmp_path, True))
     try:
         assert PIN_INPUT in reopened.run(run_id)["inputs"]
+        assert PIN_INPUT in reopened.run_events([run_id])[run_id]  # the run's events, stored in its row
     finally:
         reopened.close()
 

@@ -113,8 +113,9 @@ def test_retention_drops_the_events_of_every_run_of_a_dropped_trace(tmp_path: Pa
             store.flush()
     kept = {f"root{i}{s}" for i in (2, 3) for s in ("", "-child")}
     conn = sqlite3.connect(path)
-    for table in ("runs", "run_events", "events"):
-        assert {r[0] for r in conn.execute(f"SELECT run_id FROM {table}")} == kept, table  # noqa: S608
+    for sql in ("SELECT run_id FROM runs", "SELECT run_id FROM runs WHERE events IS NOT NULL",
+                "SELECT run_id FROM events"):
+        assert {r[0] for r in conn.execute(sql)} == kept, sql
     conn.close()
 
 
@@ -149,7 +150,7 @@ def test_version_one_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     with RunStore(path, max_runs=None) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         assert {r["run_id"]: r["trace_id"] for r in store.runs()} == {"p": "p", "c": "p", "g": "p"}
         assert store.spans(trace_id="p")[0]["span_id"] == "s"
         assert store.events(trace_id="p")[0]["run_id"] == "c"
@@ -157,6 +158,33 @@ def test_version_one_database_is_migrated_with_its_data(tmp_path: Path) -> None:
         store.write(runs=[_run("new", 4.0)])
         store.flush()
         assert store.count_runs() == 4
+
+
+def test_version_three_database_keeps_its_runs_events(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                 "applied_at REAL NOT NULL)")
+    for version, _, statements in MIGRATIONS[:3]:
+        for sql in statements:
+            conn.execute(sql)
+        conn.execute("INSERT INTO schema_version VALUES (?, 'old', 0)", (version,))
+    conn.execute("INSERT INTO runs (run_id, trace_id, agent_id, status, start_ts) VALUES ('a', 'a', 'qa', 'ok', 1), "
+                 "('b', 'b', 'qa', 'ok', 2)")
+    conn.execute("""INSERT INTO run_events VALUES ('a', 'a', '[{"kind": "run_started"}]')""")
+    conn.commit()
+    conn.close()
+    with RunStore(path, max_runs=None) as store:
+        assert store.schema_version == 4
+        assert store.run_events(["a", "b"]) == {"a": '[{"kind": "run_started"}]'}
+        assert [r["run_id"] for r in store.runs()] == ["b", "a"]
+        assert "events" not in store.run("a")
+        # a run stored again without its events keeps them; with new ones, they replace them
+        store.write(runs=[{**_run("a", 1.0), "status": "error"}])
+        store.write_rows([], run_events=[("b", "b", "[]")])
+        store.flush()
+        assert store.run("a")["status"] == "error"
+        assert store.run_events(["a", "b"]) == {"a": '[{"kind": "run_started"}]', "b": "[]"}
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
