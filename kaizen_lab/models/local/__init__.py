@@ -200,7 +200,9 @@ class LocalModel(ModelBase):
         prompt-pass speed measured for ``PromptTooSlowError``, the grammar engine ready).
         """
         loaded = self._load()
-        if warm if warm is not None else _local_config().warm_up:
+        # Once warm, no hop to the model's thread: it may be busy answering, and a caller on an event loop (the
+        # model endpoint reading the tokenizer) would wait for the whole answer.
+        if (warm if warm is not None else _local_config().warm_up) and not loaded.is_warm:
             from concurrent.futures import Future
 
             if threading.current_thread().name.startswith("kaizen-local-model"):

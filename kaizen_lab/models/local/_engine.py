@@ -302,6 +302,11 @@ class LoadedModel:
             yield GenerationStep([token], decoder.decode(tok.token_bytes(token)),
                                  logprobs=[float(logits[index]) - norm], top_logprobs=top)
 
+    @property
+    def is_warm(self) -> bool:
+        """Whether ``warm_up`` has run (successfully) in this process."""
+        return self._warm
+
     def warm_up(self) -> None:
         """Run a short prompt and a few decoding steps now, so the first real answer does not pay for it:
         BLAS threads start, the thread tuner measures both choices, the prompt-pass speed is measured (for

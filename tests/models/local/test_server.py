@@ -164,6 +164,19 @@ def test_logprobs_stream_with_their_tokens(client: openai.OpenAI) -> None:
     assert all(t.top_logprobs == [] for t in scored)  # none were asked for
 
 
+def test_logprobs_stream_while_the_answer_is_generated(client: openai.OpenAI, local_model: LocalModel) -> None:
+    # The first scored chunk must arrive while the model is still answering, not once the answer is done (the
+    # endpoint once read the tokenizer through a call that waited for the model's busy thread).
+    engine = local_model.load(warm=False)
+    stream = client.chat.completions.create(model="local", max_tokens=64, logprobs=True, stream=True,  # type: ignore[call-overload]
+                                            messages=[{"role": "user", "content": "Write a long story about a cat."}])
+    running_at_first_token = None
+    for chunk in stream:
+        if running_at_first_token is None and chunk.choices and chunk.choices[0].logprobs:
+            running_at_first_token = engine._run_lock.locked()
+    assert running_at_first_token is True
+
+
 def test_without_logprobs_none_are_sent(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(model="local", messages=QUESTION, max_tokens=4)  # type: ignore[arg-type]
     assert reply.choices[0].logprobs is None
